@@ -1,0 +1,50 @@
+# Thin front for CMake. `make` builds build/qlm; `make test` runs the fast suite;
+# `make asan` runs it under ASan+UBSan; `make test-slow` runs the slow suite.
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+CMAKE ?= cmake
+QLM_SHARED ?= $(abspath ../shared)
+export QLM_SHARED
+
+.PHONY: all deps qlm test test-slow asan fuzz fuzz-smoke clean
+
+all: qlm
+
+# Installs missing build dependencies (as root, via apt-get) or says what to install.
+deps:
+	@tools/deps.sh
+
+build/CMakeCache.txt: | deps
+	$(CMAKE) -S . -B build -DCMAKE_BUILD_TYPE=Release
+
+qlm: build/CMakeCache.txt
+	$(CMAKE) --build build -j $(JOBS)
+
+test: qlm
+	cd build && ctest -L fast --output-on-failure -j $(JOBS)
+
+test-slow: qlm
+	cd build && ctest -L slow --output-on-failure
+
+build-asan/CMakeCache.txt: | deps
+	$(CMAKE) -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DQLM_SANITIZE=ON
+
+asan: build-asan/CMakeCache.txt
+	$(CMAKE) --build build-asan -j $(JOBS)
+	cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		ctest -L fast --output-on-failure -j $(JOBS)
+
+build-fuzz/CMakeCache.txt: | deps
+	@tools/deps.sh clang libclang-rt-dev
+	CC=clang CFLAGS="-fsanitize=fuzzer-no-link" $(CMAKE) -S . -B build-fuzz \
+		-DCMAKE_BUILD_TYPE=RelWithDebInfo -DQLM_SANITIZE=ON -DQLM_FUZZ=ON -DQLM_TESTS=OFF
+
+fuzz: build-fuzz/CMakeCache.txt
+	$(CMAKE) --build build-fuzz -j $(JOBS)
+
+# Every fuzz target for FUZZ_SECONDS on its seed corpus (tests/fuzz/corpus/NAME).
+FUZZ_SECONDS ?= 30
+fuzz-smoke: fuzz
+	tests/fuzz/run_smoke.sh build-fuzz $(FUZZ_SECONDS)
+
+clean:
+	rm -rf build build-asan build-fuzz

@@ -1,0 +1,26 @@
+/* UTF-8 helpers (RFC 3629: no overlongs, no surrogates, max U+10FFFF). */
+#ifndef QLM_UTF8_H
+#define QLM_UTF8_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Byte length (1..4) of the valid UTF-8 sequence at s, or 0 if the bytes at s
+ * are not a complete valid sequence (len == 0 also gives 0). */
+size_t utf8_char_len(const char *s, size_t len);
+
+/* Decode one code point; on invalid input returns 0xFFFD and advances 1 byte. */
+uint32_t utf8_decode(const char *s, size_t len, size_t *adv);
+
+/* Encode cp (must be <= 0x10FFFF) into out (4 bytes room); returns length. */
+size_t utf8_encode(uint32_t cp, char *out);
+
+bool utf8_valid(const char *s, size_t len);
+
+/* Number of bytes at the end of s[0..len) that form an incomplete but so far
+ * valid prefix of a multi-byte sequence (0..3). Streaming decoders hold these
+ * back until the rest arrives. */
+size_t utf8_incomplete_tail(const char *s, size_t len);
+
+#endif

@@ -1,0 +1,124 @@
+/* qlm: one binary, git-style subcommands. */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/cli/cli.h"
+
+typedef struct {
+    const char *name;
+    int (*fn)(int, char **);
+    const char *summary;
+} command;
+
+static const command k_commands[] = {
+#define CMD(name, fn, summary) {#name, fn, summary},
+#include "runtime/cli/commands.def"
+#undef CMD
+};
+
+int cli_error(qlm_status st)
+{
+    const char *m = qlm_errmsg();
+    fprintf(stderr, "qlm: %s\n", m && *m ? m : qlm_status_name(st));
+    return 1;
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "qlm %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, " (see 'qlm help %s')\n", cmd);
+    return 2;
+}
+
+bool cli_parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *out)
+{
+    if (!s || !*s)
+        return false;
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || *end || v < lo || v > hi)
+        return false;
+    *out = v;
+    return true;
+}
+
+bool cli_parse_f64(const char *s, double lo, double hi, double *out)
+{
+    if (!s || !*s)
+        return false;
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || *end || isnan(v) || v < lo || v > hi)
+        return false;
+    *out = v;
+    return true;
+}
+
+bool cli_is_help(const char *arg) { return strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0; }
+
+int cmd_version(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    printf("qlm %s\n", QLM_VERSION_STRING);
+    return 0;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: qlm <command> [options]\n       qlm help <command>\n       qlm --version\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof k_commands / sizeof k_commands[0]; i++)
+        fprintf(f, "  %-12s %s\n", k_commands[i].name, k_commands[i].summary);
+}
+
+static const command *find(const char *name)
+{
+    for (size_t i = 0; i < sizeof k_commands / sizeof k_commands[0]; i++)
+        if (strcmp(k_commands[i].name, name) == 0)
+            return &k_commands[i];
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *name = argv[1];
+    if (strcmp(name, "--version") == 0 || strcmp(name, "-V") == 0)
+        return cmd_version(0, NULL);
+    if (cli_is_help(name)) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(name, "help") == 0) {
+        if (argc < 3) {
+            usage(stdout);
+            return 0;
+        }
+        const command *c = find(argv[2]);
+        if (!c) {
+            fprintf(stderr, "qlm: unknown command '%s'\n", argv[2]);
+            return 2;
+        }
+        char *hargv[] = {(char *)c->name, "--help", NULL};
+        return c->fn(2, hargv);
+    }
+    const command *c = find(name);
+    if (!c) {
+        fprintf(stderr, "qlm: unknown command '%s' (see 'qlm help')\n", name);
+        return 2;
+    }
+    return c->fn(argc - 1, argv + 1);
+}
