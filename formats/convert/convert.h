@@ -57,4 +57,12 @@ qlm_status qlm_emit_declare(qlm_emitter *e, const char *name, uint32_t rank, con
 /* Convert and write the data of a declared tensor (same order as declared). */
 qlm_status qlm_emit_data(qlm_emitter *e, const char *name, const void *src_data, size_t src_nbytes);
 
+/* ---- source readers (one file each), called by qlm_convert() ----
+ * Each writes the model keys (formats/qlm/keys.h) and the tokenizer keys
+ * (qlm_tok_write_meta) into `w`, declares every tensor, then emits every
+ * tensor's data. qlm_convert() opens/finishes the writer and prints the summary. */
+qlm_status qlm_src_hf(const qlm_convert_opts *o, qlm_writer *w, qlm_emitter *e);      /* from_hf.c */
+qlm_status qlm_src_gguf(const qlm_convert_opts *o, qlm_writer *w, qlm_emitter *e);    /* from_gguf.c */
+qlm_status qlm_src_llama2c(const qlm_convert_opts *o, qlm_writer *w, qlm_emitter *e); /* from_llama2c.c */
+
 #endif
