@@ -41,6 +41,8 @@ struct qlm_writer {
 
 static qlm_status buf_put(buf *b, const void *p, size_t n)
 {
+    if (n == 0) /* p may be NULL (an empty array or section) */
+        return QLM_OK;
     if (n > b->cap - b->len) {
         size_t cap = b->cap ? b->cap : 4096;
         while (cap - b->len < n) {
