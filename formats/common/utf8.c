@@ -116,3 +116,24 @@ size_t utf8_incomplete_tail(const char *str, size_t len)
     }
     return 0;
 }
+
+size_t utf8_invalid_len(const char *str, size_t len)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    unsigned c = s[0], lo = 0x80, hi = 0xBF;
+    size_t need;
+    if (c >= 0xC2 && c <= 0xDF)
+        need = 2;
+    else if (c >= 0xE0 && c <= 0xEF)
+        need = 3, lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
+    else if (c >= 0xF0 && c <= 0xF4)
+        need = 4, lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
+    else
+        return 1;
+    if (len < 2 || s[1] < lo || s[1] > hi)
+        return 1;
+    size_t k = 2;
+    while (k < need - 1 && k < len && (s[k] & 0xC0) == 0x80)
+        k++;
+    return k;
+}

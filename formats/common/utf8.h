@@ -23,4 +23,10 @@ bool utf8_valid(const char *s, size_t len);
  * back until the rest arrives. */
 size_t utf8_incomplete_tail(const char *s, size_t len);
 
+/* Length (1..3) of the maximal ill-formed subpart at s, for s where
+ * utf8_char_len() is 0 and len > 0: the longest prefix of a valid sequence
+ * there, or 1. Replacing each such subpart by one U+FFFD is the Unicode
+ * recommended practice (and what Python's decode(errors="replace") does). */
+size_t utf8_invalid_len(const char *s, size_t len);
+
 #endif

@@ -32,9 +32,11 @@ typedef struct qlm_bpe qlm_bpe;
  * pretok.h). Tokens that are not byte-level strings (e.g. special tokens
  * such as "<|endoftext|>") are accepted and simply never produced by a merge
  * unless the merges build them. Duplicate token strings: the lowest id wins.
- * Errors: QLM_E_TOKENIZER naming a merge whose parts or result are not in
- * the vocabulary, or a byte whose single-character token is missing (the
- * alphabet must be complete); QLM_E_UNSUPPORTED for an unknown `pre`. */
+ * A byte whose one-character token is missing is dropped when encoding (as
+ * HF does without an unk token). Errors: QLM_E_TOKENIZER naming a merge that
+ * is not "a b" or whose parts or result are not in the vocabulary;
+ * QLM_E_UNSUPPORTED for an unknown `pre`; QLM_E_LIMIT for counts that do not
+ * fit int32 ids. */
 qlm_status qlm_bpe_new(const char *const *tokens, const size_t *lens, size_t n_vocab,
                        const char *const *merges, const size_t *merge_lens, size_t n_merges,
                        const char *pre, qlm_bpe **out);
@@ -44,6 +46,11 @@ void qlm_bpe_free(qlm_bpe *b);
  * whole pre-token that is itself in the vocabulary is emitted directly.
  * Off by default; set before the first encode. */
 void qlm_bpe_set_ignore_merges(qlm_bpe *b, bool on);
+
+/* The tokenizer.json normalizer applied before pre-tokenizing: NULL, "" or
+ * "none", or "NFC" (Qwen2/Qwen3, GPT-NeoX). Anything else is
+ * QLM_E_UNSUPPORTED. Set before the first encode. */
+qlm_status qlm_bpe_set_normalizer(qlm_bpe *b, const char *name);
 
 /* Encode plain text. Appends ids to the growing malloc'd array (*ids, *n,
  * *cap); *ids may be NULL with *n == *cap == 0. On failure (QLM_E_NOMEM)
