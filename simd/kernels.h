@@ -12,7 +12,8 @@
  *                     for w in 8,4,2,1: a[l] = a[l] + a[l+w] (l < w); result a[0].
  *  dot16(x, y, n)     as sum16 but a[i%16] = fmaf(x[i], y[i], a[i%16]).
  *  Activation Q8      per block of 32: amax = max|x|; d = amax / 127.0f;
- *                     id = amax != 0 ? 127.0f / amax : 0; q = clamp(rne(x*id), -127, 127).
+ *                     id = amax != 0 ? 127.0f / amax : 0; q = clamp(rne(x*id), -127, 127)
+ *                     (x*id is NaN only as 0 * inf, for amax < 127/FLT_MAX: q = 0).
  *  Quantized dot      W row (Q8 or Q4 blocks) . X row (activation Q8 blocks):
  *                     acc = 0.0f; for each block j in order:
  *                       isum = sum of w_q * x_q over the 32 elements (exact int32)

@@ -46,6 +46,8 @@ void qlm_ref_quant_act(const float *x, qlm_block_q8a *out, int64_t k)
         out[b].d = d;
         for (int i = 0; i < 32; i++) {
             float v = nearbyintf(xb[i] * id);
+            if (v != v) /* 0 * inf: 127/amax overflows when amax < 127/FLT_MAX */
+                v = 0.0f;
             if (v > 127.0f) v = 127.0f;
             if (v < -127.0f) v = -127.0f;
             out[b].q[i] = (int8_t)v;
