@@ -1,0 +1,77 @@
+/* Row conversion for the emitter: any source type -> f32 -> any target type.
+ * Widening (f16/bf16/Q8_0/Q4_0 -> f32) is exact; narrowing rounds to nearest
+ * even (formats/common/half.h) or quantizes (formats/quant/quant.h). */
+#include "formats/convert/emit_rows.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "formats/common/half.h"
+#include "formats/qlm/dtype.h"
+#include "formats/quant/quant.h"
+
+size_t qlm_src_row_bytes(qlm_src_type t, uint64_t n)
+{
+    switch (t) {
+    case SRC_F32: return (size_t)n * 4;
+    case SRC_F16:
+    case SRC_BF16: return (size_t)n * 2;
+    case SRC_Q8_0: return (size_t)(n / QLM_BLOCK) * sizeof(qlm_block_q8);
+    case SRC_Q4_0: return (size_t)(n / QLM_BLOCK) * sizeof(qlm_block_q4);
+    }
+    return 0;
+}
+
+void qlm_src_to_f32(qlm_src_type t, const void *src, float *dst, size_t n)
+{
+    const uint16_t *h = src;
+    switch (t) {
+    case SRC_F32: memcpy(dst, src, n * 4); break;
+    case SRC_F16:
+        for (size_t i = 0; i < n; i++)
+            dst[i] = qlm_f16_to_f32(h[i]);
+        break;
+    case SRC_BF16:
+        for (size_t i = 0; i < n; i++)
+            dst[i] = qlm_bf16_to_f32(h[i]);
+        break;
+    case SRC_Q8_0: qlm_dequantize_q8(src, dst, n); break;
+    case SRC_Q4_0: qlm_dequantize_q4(src, dst, n); break;
+    }
+}
+
+/* f32 -> f16 must not turn a finite weight into infinity silently. */
+static qlm_status to_f16(const float *x, uint16_t *out, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        out[i] = qlm_f32_to_f16(x[i]);
+        if ((out[i] & 0x7FFFu) == 0x7C00u && isfinite(x[i]))
+            return qlm_fail(QLM_E_VALUE, "element %zu (%g) overflows f16 (use --keep NAME=bf16 or f32)", i,
+                            (double)x[i]);
+    }
+    return QLM_OK;
+}
+
+qlm_status qlm_f32_to_target(qlm_dtype t, const float *x, void *out, size_t n)
+{
+    switch (t) {
+    case QLM_DT_F32: memcpy(out, x, n * 4); return QLM_OK;
+    case QLM_DT_F16: return to_f16(x, out, n);
+    case QLM_DT_BF16: {
+        uint16_t *o = out;
+        for (size_t i = 0; i < n; i++)
+            o[i] = qlm_f32_to_bf16(x[i]);
+        return QLM_OK;
+    }
+    case QLM_DT_Q8: return qlm_quantize_q8(x, out, n);
+    case QLM_DT_Q4: return qlm_quantize_q4(x, out, n);
+    default: return qlm_fail(QLM_E_DTYPE, "cannot convert to dtype %u", (unsigned)t);
+    }
+}
+
+bool qlm_emit_is_copy(qlm_src_type s, qlm_dtype t)
+{
+    return (s == SRC_F32 && t == QLM_DT_F32) || (s == SRC_F16 && t == QLM_DT_F16) ||
+           (s == SRC_BF16 && t == QLM_DT_BF16) || (s == SRC_Q8_0 && t == QLM_DT_Q8) ||
+           (s == SRC_Q4_0 && t == QLM_DT_Q4);
+}

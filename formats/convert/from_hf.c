@@ -1,0 +1,152 @@
+/* Hugging Face folder (config.json + safetensors + tokenizer files) -> .qlm. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "formats/common/json.h"
+#include "formats/common/mapfile.h"
+#include "formats/convert/convert.h"
+#include "formats/convert/hfconfig.h"
+#include "formats/qlm/keys.h"
+#include "formats/safetensors/safetensors.h"
+
+static qlm_status join(char *buf, size_t cap, const char *dir, const char *name)
+{
+    int n = snprintf(buf, cap, "%s/%s", dir, name);
+    if (n < 0 || (size_t)n >= cap)
+        return qlm_fail(QLM_E_ARG, "path too long: %s/%s", dir, name);
+    return QLM_OK;
+}
+
+static const qlm_hf_param *find_param(const qlm_hf_param *p, size_t n, const char *hf)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(p[i].hf, hf) == 0)
+            return &p[i];
+    return NULL;
+}
+
+/* Tensors some checkpoints carry that the model does not use. */
+static bool ignorable(const qlm_hfconfig *c, const char *name)
+{
+    size_t n = strlen(name), k = strlen("rotary_emb.inv_freq");
+    return (n >= k && strcmp(name + n - k, "rotary_emb.inv_freq") == 0) ||
+           (c->tied && strcmp(name, "lm_head.weight") == 0);
+}
+
+/* Every parameter the config implies is present with its exact shape, and
+ * nothing unexpected is left over. */
+static qlm_status check_tensors(const qlm_hfconfig *c, const qlm_hf_param *p, size_t n, const qlm_st *st)
+{
+    for (size_t i = 0; i < n; i++) {
+        const qlm_st_tensor *t = qlm_st_find(st, p[i].hf);
+        if (!t)
+            return qlm_fail(QLM_E_MISSING, "tensor %s is missing from the checkpoint", p[i].hf);
+        if (t->rank != p[i].rank || t->dims[0] != p[i].dims[0] || (p[i].rank == 2 && t->dims[1] != p[i].dims[1]))
+            return qlm_fail(QLM_E_SHAPE, "tensor %s: shape [%llu%s%llu] in the checkpoint, config.json implies [%llu, %llu]",
+                            p[i].hf, (unsigned long long)(t->rank ? t->dims[0] : 0), t->rank > 1 ? ", " : "",
+                            (unsigned long long)(t->rank > 1 ? t->dims[1] : 0), (unsigned long long)p[i].dims[0],
+                            (unsigned long long)p[i].dims[1]);
+    }
+    for (size_t i = 0; i < qlm_st_count(st); i++) {
+        const char *name = qlm_st_at(st, i)->name;
+        if (!find_param(p, n, name) && !ignorable(c, name))
+            return qlm_fail(QLM_E_UNSUPPORTED, "tensor %s is not part of a %s model as configured", name,
+                            qlm_hf_arch_name(c->arch));
+    }
+    return QLM_OK;
+}
+
+/* general.name: the folder's base name. */
+static qlm_status write_name(const char *dir, qlm_writer *w)
+{
+    size_t len = strlen(dir);
+    while (len > 1 && dir[len - 1] == '/')
+        len--;
+    size_t start = len;
+    while (start > 0 && dir[start - 1] != '/')
+        start--;
+    return qlm_writer_set_str(w, QLM_K_NAME, dir + start, len - start);
+}
+
+/* generation.* defaults from generation_config.json, when present. With
+ * do_sample false the reference decodes greedily: temperature 0. */
+static qlm_status write_generation(const char *dir, qlm_writer *w)
+{
+    char path[4096], *text;
+    size_t len;
+    json_doc *doc;
+    qlm_status rc = join(path, sizeof path, dir, "generation_config.json");
+    if (rc || !qlm_is_file(path))
+        return rc;
+    if ((rc = qlm_read_file(path, 1u << 20, &text, &len)))
+        return rc;
+    rc = json_parse(text, len, &doc);
+    free(text);
+    if (rc)
+        return qlm_fail_context(rc, "%s", path);
+    const json_value *g = json_root(doc);
+    double d;
+    int64_t k;
+    bool sample = json_get_bool(g, "do_sample", true);
+    if (json_as_f64(json_get(g, "temperature"), &d) || !sample)
+        rc = qlm_writer_set_f64(w, QLM_K_GEN_TEMP, sample ? d : 0.0);
+    if (!rc && json_as_f64(json_get(g, "top_p"), &d))
+        rc = qlm_writer_set_f64(w, QLM_K_GEN_TOP_P, d);
+    if (!rc && json_as_i64(json_get(g, "top_k"), &k))
+        rc = qlm_writer_set_i64(w, QLM_K_GEN_TOP_K, k);
+    if (!rc && json_as_f64(json_get(g, "repetition_penalty"), &d))
+        rc = qlm_writer_set_f64(w, QLM_K_GEN_REP_PEN, d);
+    json_free(doc);
+    return rc;
+}
+
+static qlm_src_type src_type(qlm_st_dtype t)
+{
+    return t == QLM_ST_F32 ? SRC_F32 : t == QLM_ST_F16 ? SRC_F16 : SRC_BF16;
+}
+
+static qlm_status emit_all(const qlm_hf_param *p, size_t n, const qlm_st *st, qlm_emitter *e)
+{
+    qlm_status rc;
+    for (size_t i = 0; i < n; i++) {
+        const qlm_st_tensor *t = qlm_st_find(st, p[i].hf);
+        if ((rc = qlm_emit_declare(e, p[i].qlm, p[i].rank, p[i].dims, src_type(t->dtype), NULL)))
+            return rc;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const qlm_st_tensor *t = qlm_st_find(st, p[i].hf);
+        if ((rc = qlm_emit_data(e, p[i].qlm, t->data, (size_t)t->nbytes)))
+            return rc;
+    }
+    return QLM_OK;
+}
+
+qlm_status qlm_src_hf(const qlm_convert_opts *o, qlm_writer *w, qlm_emitter *e)
+{
+    char path[4096];
+    qlm_hfconfig c;
+    qlm_hf_param *p = NULL;
+    size_t n = 0;
+    qlm_st *st = NULL;
+    qlm_status rc = join(path, sizeof path, o->src, "config.json");
+    if (!rc)
+        rc = qlm_hfconfig_load(path, &c);
+    if (!rc)
+        rc = qlm_hf_params(&c, &p, &n);
+    if (!rc)
+        rc = qlm_st_open_dir(o->src, &st);
+    if (!rc)
+        rc = check_tensors(&c, p, n, st);
+    if (!rc)
+        rc = qlm_hfconfig_write_meta(&c, w);
+    if (!rc)
+        rc = write_name(o->src, w);
+    if (!rc)
+        rc = write_generation(o->src, w);
+    if (!rc)
+        rc = emit_all(p, n, st, e);
+    qlm_st_close(st);
+    free(p);
+    return rc;
+}

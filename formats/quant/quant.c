@@ -1,0 +1,152 @@
+/* Reference Q8/Q4 quantizers (docs/FORMAT.md "Quantization").
+ *
+ * Per block of 32: the scale is computed in f32, rounded UP in magnitude to
+ * fp16 (so no code can fall outside its range because the stored scale came
+ * out smaller than the ideal one), and every code is computed from that stored
+ * scale: q = rne(x / d), clamped. The dequantization error of an element is
+ * then at most d/2 (plus the f32 rounding of x/d), except for Q4 elements
+ * above 7.5*d (see quantize_q4_block).
+ */
+#include "formats/quant/quant.h"
+
+#include <float.h>
+#include <math.h>
+
+#include "formats/common/half.h"
+#include "formats/qlm/dtype.h"
+
+/* Round to nearest, ties to even, for |x| < 2^22: adding and subtracting
+ * 1.5*2^23 leaves exactly the rounded integer in f32 (and vectorizes, unlike
+ * nearbyintf on baseline x86-64). Needs -ffp-contract=off and no fast-math. */
+static inline float rne_small(float x)
+{
+    const float magic = 12582912.0f;
+    return (x + magic) - magic;
+}
+
+/* Smallest fp16 >= d for finite d > 0 (0 for d == 0); 0x7C00 (inf) when d is
+ * beyond the fp16 range, which the callers report. */
+static uint16_t f16_round_up(float d)
+{
+    uint16_t h = qlm_f32_to_f16(d);
+    if (qlm_f16_to_f32(h) < d)
+        h++; /* positive fp16 bit patterns are ordered like their values */
+    return h;
+}
+
+/* Largest |x| of a block, or -1 if an element is NaN/Inf (index in *bad). */
+static float block_amax(const float *x, size_t *bad)
+{
+    float amax = 0.0f;
+    int finite = 1;
+    for (int i = 0; i < QLM_BLOCK; i++) {
+        float a = fabsf(x[i]);
+        finite &= a <= FLT_MAX; /* false for NaN and Inf */
+        amax = a > amax ? a : amax;
+    }
+    if (finite)
+        return amax;
+    for (int i = 0; i < QLM_BLOCK; i++) {
+        if (!(fabsf(x[i]) <= FLT_MAX)) {
+            *bad = (size_t)i;
+            break;
+        }
+    }
+    return -1.0f;
+}
+
+static qlm_status bad_value(const float *x, size_t block, size_t i)
+{
+    return qlm_fail(QLM_E_VALUE, "element %zu is %g: cannot quantize non-finite values",
+                    block * QLM_BLOCK + i, (double)x[i]);
+}
+
+static qlm_status out_of_range(size_t block, float amax, const char *type)
+{
+    return qlm_fail(QLM_E_VALUE, "block at element %zu: magnitude %g exceeds the %s range",
+                    block * QLM_BLOCK, (double)amax, type);
+}
+
+qlm_status qlm_quantize_q8(const float *x, qlm_block_q8 *out, size_t n)
+{
+    for (size_t b = 0; b < n / QLM_BLOCK; b++, x += QLM_BLOCK) {
+        size_t bad = 0;
+        float amax = block_amax(x, &bad);
+        if (amax < 0)
+            return bad_value(x, b, bad);
+        uint16_t h = f16_round_up(amax / 127.0f);
+        if (h >= 0x7C00)
+            return out_of_range(b, amax, "Q8");
+        float d = qlm_f16_to_f32(h);
+        out[b].d = h;
+        for (int i = 0; i < QLM_BLOCK; i++) {
+            /* |x/d| <= 127 * (1 + 2^-24) by the upward scale rounding, so
+             * rne never leaves [-127, 127]; d == 0 only for an all-zero block. */
+            float q = d > 0 ? rne_small(x[i] / d) : 0.0f;
+            out[b].q[i] = (int8_t)q;
+        }
+    }
+    return QLM_OK;
+}
+
+/* Q4 uses all 16 codes -8..7, as GGUF Q4_0 does: the element of largest
+ * magnitude m (the first one on a tie) maps to code -8, d = m / -8, so the
+ * sign of d follows -m. Elements on the other side reach only +7: those with
+ * x/d > 7.5 are clamped to 7 (error up to |m| - 7|d| <= |d|). A symmetric
+ * -7..7 code would waste a level; this choice gains one level of resolution
+ * for every other element. */
+static void quantize_q4_block(const float *x, float m, qlm_block_q4 *out, uint16_t hmag)
+{
+    uint16_t h = (uint16_t)(hmag | (m > 0 ? 0x8000u : 0u));
+    float d = qlm_f16_to_f32(h);
+    out->d = h;
+    for (int i = 0; i < QLM_BLOCK / 2; i++) {
+        float lo = d != 0 ? rne_small(x[i] / d) : 0.0f;
+        float hi = d != 0 ? rne_small(x[i + QLM_BLOCK / 2] / d) : 0.0f;
+        lo = lo < -8.0f ? -8.0f : lo > 7.0f ? 7.0f : lo;
+        hi = hi < -8.0f ? -8.0f : hi > 7.0f ? 7.0f : hi;
+        out->qs[i] = (uint8_t)((int)lo + 8) | (uint8_t)(((int)hi + 8) << 4);
+    }
+}
+
+qlm_status qlm_quantize_q4(const float *x, qlm_block_q4 *out, size_t n)
+{
+    for (size_t b = 0; b < n / QLM_BLOCK; b++, x += QLM_BLOCK) {
+        size_t bad = 0;
+        float amax = block_amax(x, &bad);
+        if (amax < 0)
+            return bad_value(x, b, bad);
+        float m = 0.0f;
+        for (int i = 0; i < QLM_BLOCK; i++) {
+            if (fabsf(x[i]) == amax) {
+                m = x[i];
+                break;
+            }
+        }
+        uint16_t hmag = f16_round_up(amax / 8.0f);
+        if (hmag >= 0x7C00)
+            return out_of_range(b, amax, "Q4");
+        quantize_q4_block(x, m, &out[b], hmag);
+    }
+    return QLM_OK;
+}
+
+void qlm_dequantize_q8(const qlm_block_q8 *b, float *out, size_t n)
+{
+    for (size_t k = 0; k < n / QLM_BLOCK; k++, out += QLM_BLOCK) {
+        float d = qlm_f16_to_f32(b[k].d);
+        for (int i = 0; i < QLM_BLOCK; i++)
+            out[i] = d * (float)b[k].q[i];
+    }
+}
+
+void qlm_dequantize_q4(const qlm_block_q4 *b, float *out, size_t n)
+{
+    for (size_t k = 0; k < n / QLM_BLOCK; k++, out += QLM_BLOCK) {
+        float d = qlm_f16_to_f32(b[k].d);
+        for (int i = 0; i < QLM_BLOCK / 2; i++) {
+            out[i] = d * (float)((b[k].qs[i] & 15) - 8);
+            out[i + QLM_BLOCK / 2] = d * (float)((b[k].qs[i] >> 4) - 8);
+        }
+    }
+}
