@@ -552,3 +552,47 @@ void json_write_string(FILE *f, const char *s, size_t len)
     }
     fputc('"', f);
 }
+
+/* Numbers: exact integers as integers; others with 17 significant digits
+ * (round-trips a double) and a ".0" when that would read back as an integer. */
+static void write_number(FILE *f, const json_value *v)
+{
+    if (v->is_int) {
+        fprintf(f, "%lld", (long long)v->i);
+        return;
+    }
+    char buf[40];
+    snprintf(buf, sizeof buf, "%.17g", v->u.num);
+    fputs(buf, f);
+    if (!strpbrk(buf, ".eE"))
+        fputs(".0", f);
+}
+
+void json_write_value(FILE *f, const json_value *v, int indent, int depth)
+{
+    const char *sep = indent > 0 ? ",\n" : ", ";
+    switch (v->type) {
+    case JSON_NULL: fputs("null", f); return;
+    case JSON_FALSE: fputs("false", f); return;
+    case JSON_TRUE: fputs("true", f); return;
+    case JSON_NUMBER: write_number(f, v); return;
+    case JSON_STRING: json_write_string(f, v->u.str, v->n); return;
+    case JSON_ARRAY:
+    case JSON_OBJECT: break;
+    }
+    int obj = v->type == JSON_OBJECT;
+    fputc(obj ? '{' : '[', f);
+    for (size_t i = 0; i < v->n; i++) {
+        fputs(i ? sep : (indent > 0 ? "\n" : ""), f);
+        if (indent > 0)
+            fprintf(f, "%*s", indent * (depth + 1), "");
+        if (obj) {
+            json_write_string(f, v->u.members[i].key, v->u.members[i].key_len);
+            fputs(": ", f);
+        }
+        json_write_value(f, obj ? &v->u.members[i].value : &v->u.items[i], indent, depth + 1);
+    }
+    if (indent > 0 && v->n)
+        fprintf(f, "\n%*s", indent * depth, "");
+    fputc(obj ? '}' : ']', f);
+}

@@ -76,4 +76,9 @@ const char *json_get_str(const json_value *obj, const char *key); /* NULL if abs
  * non-UTF-8 bytes escaped as \u00XX) to `f`. */
 void json_write_string(FILE *f, const char *s, size_t len);
 
+/* Write `v` as JSON text that parses back to the same value (member order and
+ * duplicates kept; numbers round-trip). indent > 0: pretty-printed with that
+ * many spaces per level starting at nesting `depth`; 0: one line. */
+void json_write_value(FILE *f, const json_value *v, int indent, int depth);
+
 #endif

@@ -1,0 +1,91 @@
+/* qlm convert: Hugging Face folder / GGUF / llama2.c checkpoint -> .qlm. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "formats/convert/convert.h"
+#include "runtime/cli/cli.h"
+
+#define MAX_KEEP 64
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: qlm convert SRC -o OUT.qlm [--type TYPE] [--keep PATTERN=TYPE]...\n"
+            "                   [--tokenizer TOK.bin] [--threads N] [--quiet]\n"
+            "\n"
+            "SRC is a Hugging Face folder (config.json + *.safetensors + tokenizer files),\n"
+            "a .gguf file, or a llama2.c checkpoint (which needs --tokenizer).\n"
+            "\n"
+            "  --type TYPE           f32|f16|bf16|q8|q4 for 2-D weights (default q8).\n"
+            "                        1-D tensors stay f32; in q4 files token_embd/output\n"
+            "                        default to q8. Rows whose length is not a multiple of\n"
+            "                        32 cannot be q8/q4 and are stored f16 (f32 from f32).\n"
+            "  --keep PATTERN=TYPE   store tensors whose qlm name matches the glob PATTERN\n"
+            "                        as TYPE (first match wins), e.g. --keep 'output.weight=q8'\n"
+            "  --tokenizer TOK.bin   llama2.c tokenizer for a llama2.c checkpoint\n"
+            "  --threads N           worker threads (default: all)\n"
+            "  --quiet               no notes or summary\n");
+}
+
+static int parse_keep(const char *v, qlm_keep_rule *r)
+{
+    const char *eq = strrchr(v, '=');
+    if (!eq || eq == v || (size_t)(eq - v) >= sizeof r->pattern)
+        return 0;
+    memcpy(r->pattern, v, (size_t)(eq - v));
+    r->pattern[eq - v] = 0;
+    return qlm_dtype_parse(eq + 1, &r->type) && r->type <= QLM_DT_Q4;
+}
+
+int cmd_convert(int argc, char **argv)
+{
+    static qlm_keep_rule keep[MAX_KEEP];
+    qlm_convert_opts o = {.type = QLM_DT_Q8, .keep = keep, .progress = isatty(2)};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int64_t n;
+        if (cli_is_help(a)) {
+            usage(stdout);
+            return 0;
+        }
+        if (strcmp(a, "--quiet") == 0) {
+            o.quiet = true;
+            o.progress = false;
+            continue;
+        }
+        if (a[0] != '-') {
+            if (o.src)
+                return cli_usage_error("convert", "more than one source: %s", a);
+            o.src = a;
+            continue;
+        }
+        if (i + 1 >= argc)
+            return cli_usage_error("convert", "%s: unknown flag or missing value", a);
+        const char *v = argv[++i];
+        if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) {
+            o.out = v;
+        } else if (strcmp(a, "--type") == 0) {
+            if (!qlm_dtype_parse(v, &o.type) || o.type > QLM_DT_Q4)
+                return cli_usage_error("convert", "--type: '%s' is not f32, f16, bf16, q8 or q4", v);
+        } else if (strcmp(a, "--keep") == 0) {
+            if (o.n_keep == MAX_KEEP)
+                return cli_usage_error("convert", "at most %d --keep rules", MAX_KEEP);
+            if (!parse_keep(v, &keep[o.n_keep++]))
+                return cli_usage_error("convert", "--keep: '%s' is not PATTERN=f32|f16|bf16|q8|q4", v);
+        } else if (strcmp(a, "--tokenizer") == 0) {
+            o.tokenizer = v;
+        } else if (strcmp(a, "--threads") == 0) {
+            if (!cli_parse_i64(v, 1, 1024, &n))
+                return cli_usage_error("convert", "--threads: '%s' is not in 1..1024", v);
+            o.threads = (int)n;
+        } else {
+            return cli_usage_error("convert", "unknown flag %s", a);
+        }
+    }
+    if (!o.src || !o.out)
+        return cli_usage_error("convert", "a source and -o OUT.qlm are required");
+    qlm_status rc = qlm_convert(&o);
+    return rc ? cli_error(rc) : 0;
+}
