@@ -36,7 +36,12 @@ const qlm_meta_info *qlm_meta_at(const qlm_file *f, size_t i)
 
 bool qlm_meta_has(const qlm_file *f, const char *key) { return qlm_meta_find(f, key) != NULL; }
 
-static const char *k_type_names[] = {"u8", "i32", "u32", "i64", "u64", "f32", "f64", "bool", "str", "array"};
+static const char *const k_type_names[] = {"u8", "i32", "u32", "i64", "u64", "f32", "f64", "bool", "str", "array"};
+
+const char *qlm_meta_type_name(qlm_meta_type t)
+{
+    return (unsigned)t <= QLM_MT_ARRAY ? k_type_names[t] : "?";
+}
 
 /* Entry of scalar type satisfying `ok`, else QLM_E_MISSING / QLM_E_VALUE. */
 static qlm_status find_scalar(const qlm_file *f, const char *key, const char *want, bool (*ok)(qlm_meta_type),
@@ -46,7 +51,7 @@ static qlm_status find_scalar(const qlm_file *f, const char *key, const char *wa
     if (!e)
         return qlm_fail(QLM_E_MISSING, "metadata key '%s' is missing", key);
     if (e->info.type == QLM_MT_ARRAY || !ok(e->info.type))
-        return qlm_fail(QLM_E_VALUE, "metadata '%s' is %s, expected %s", key, k_type_names[e->info.type], want);
+        return qlm_fail(QLM_E_VALUE, "metadata '%s' is %s, expected %s", key, qlm_meta_type_name(e->info.type), want);
     *out = e;
     return QLM_OK;
 }
@@ -57,6 +62,7 @@ static bool is_int(qlm_meta_type t)
 }
 static bool is_num(qlm_meta_type t) { return is_int(t) || t == QLM_MT_F32 || t == QLM_MT_F64; }
 static bool is_bool(qlm_meta_type t) { return t == QLM_MT_BOOL; }
+static bool is_num_or_bool(qlm_meta_type t) { return is_num(t) || is_bool(t); }
 static bool is_str(qlm_meta_type t) { return t == QLM_MT_STRING; }
 
 qlm_status qlm_meta_i64(const qlm_file *f, const char *key, int64_t *out)
@@ -124,6 +130,17 @@ qlm_status qlm_meta_str(const qlm_file *f, const char *key, const char **s, size
     return st;
 }
 
+qlm_status qlm_meta_scalar(const qlm_file *f, const char *key, qlm_meta_type *type, const void **data)
+{
+    const qlm_meta_entry *e = NULL;
+    qlm_status st = find_scalar(f, key, "a number or bool", is_num_or_bool, &e);
+    if (st == QLM_OK) {
+        *type = e->info.type;
+        *data = e->val;
+    }
+    return st;
+}
+
 /* Array entry whose elements are (want_str ? strings : numbers). */
 static qlm_status find_array(const qlm_file *f, const char *key, bool want_str, const qlm_meta_entry **out)
 {
@@ -132,7 +149,7 @@ static qlm_status find_array(const qlm_file *f, const char *key, bool want_str, 
         return qlm_fail(QLM_E_MISSING, "metadata key '%s' is missing", key);
     if (e->info.type != QLM_MT_ARRAY || (e->info.elem == QLM_MT_STRING) != want_str)
         return qlm_fail(QLM_E_VALUE, "metadata '%s' is %s%s, expected an array of %s", key,
-                        k_type_names[e->info.type], e->info.type == QLM_MT_ARRAY ? " (other element type)" : "",
+                        qlm_meta_type_name(e->info.type), e->info.type == QLM_MT_ARRAY ? " (other element type)" : "",
                         want_str ? "strings" : "numbers");
     *out = e;
     return QLM_OK;

@@ -71,6 +71,8 @@ qlm_status qlm_file_verify(const qlm_file *f, const qlm_tensor *t);
 /* Metadata: typed getters. Integer getters accept any integer type that fits;
  * f64 accepts f32/f64 and integers. Return QLM_E_MISSING if absent, QLM_E_VALUE
  * on a type mismatch (message names the key). */
+/* "u8", "i32", "u32", "i64", "u64", "f32", "f64", "bool", "str", "array"; "?" otherwise. */
+const char *qlm_meta_type_name(qlm_meta_type t);
 size_t qlm_meta_count(const qlm_file *f);
 const qlm_meta_info *qlm_meta_at(const qlm_file *f, size_t i);
 bool qlm_meta_has(const qlm_file *f, const char *key);
@@ -83,6 +85,10 @@ qlm_status qlm_meta_str(const qlm_file *f, const char *key, const char **s, size
  * (may be unaligned for 8-byte types; read with memcpy). */
 qlm_status qlm_meta_array(const qlm_file *f, const char *key, qlm_meta_type *elem,
                           uint64_t *count, const void **data);
+/* Any numeric/bool scalar: its type and a pointer to its little-endian bytes
+ * in the mapping (unaligned; read with memcpy). For tools that print every
+ * entry (qlm inspect); the runtime uses the typed getters above. */
+qlm_status qlm_meta_scalar(const qlm_file *f, const char *key, qlm_meta_type *type, const void **data);
 /* String arrays: element i as (ptr,len). */
 qlm_status qlm_meta_str_array_len(const qlm_file *f, const char *key, uint64_t *count);
 qlm_status qlm_meta_str_at(const qlm_file *f, const char *key, uint64_t i, const char **s, size_t *len);

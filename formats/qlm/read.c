@@ -4,6 +4,7 @@
  * from it, and every offset/size sum is overflow-checked. */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "formats/common/hash.h"
 #include "formats/common/utf8.h"
@@ -434,6 +435,8 @@ qlm_status qlm_file_open(const char *path, qlm_file **out)
         if ((st = qlm_zst_cached(path, &cached)))
             return st;
         st = qlm_file_open(cached, out);
+        if (st && st != QLM_E_IO)
+            unlink(cached); /* a sound frame holding a bad .qlm: do not keep it */
         free(cached);
         return st ? qlm_fail_context(st, "%s (decompressed)", path) : QLM_OK;
     }
