@@ -99,12 +99,39 @@ static void test_quant_act(void **state) { (void)state; run_family(kcheck_quant_
 static void test_mm_quant(void **state) { (void)state; run_family(kcheck_mm_quant); }
 static void test_mm_float(void **state) { (void)state; run_family(kcheck_mm_float); }
 
+/* qlm sysinfo names the set dispatch picks, honours QLM_ISA, rejects junk. */
+static void test_sysinfo_cli(void **state)
+{
+    (void)state;
+    char cmd[1200], want[64], *out;
+    snprintf(cmd, sizeof cmd, "env -u QLM_ISA '%s' sysinfo", tu_qlm_bin());
+    assert_int_equal(tu_run(cmd, &out), 0);
+    const qlm_kernels *best = NULL; /* the first usable set: dispatch's choice */
+    for (size_t i = 0; i < qlm_isa_count() && !best; i++)
+        best = qlm_isa_kernels(i);
+    snprintf(want, sizeof want, "in use:       %s", best->name);
+    if (!strstr(out, want))
+        fail_msg("sysinfo output lacks '%s':\n%s", want, out);
+    free(out);
+    snprintf(cmd, sizeof cmd, "QLM_ISA=scalar '%s' sysinfo", tu_qlm_bin());
+    assert_int_equal(tu_run(cmd, &out), 0);
+    assert_non_null(strstr(out, "in use:       scalar (forced by QLM_ISA)"));
+    free(out);
+    snprintf(cmd, sizeof cmd, "QLM_ISA=vax '%s' sysinfo", tu_qlm_bin());
+    assert_int_equal(tu_run(cmd, &out), 1);
+    assert_non_null(strstr(out, "qlm: QLM_ISA=vax: not supported"));
+    free(out);
+    snprintf(cmd, sizeof cmd, "'%s' sysinfo --frobnicate", tu_qlm_bin());
+    assert_int_equal(tu_run(cmd, &out), 2);
+    free(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sets_present), cmocka_unit_test(test_elementwise),
         cmocka_unit_test(test_quant_act),    cmocka_unit_test(test_mm_quant),
-        cmocka_unit_test(test_mm_float),
+        cmocka_unit_test(test_mm_float),    cmocka_unit_test(test_sysinfo_cli),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
