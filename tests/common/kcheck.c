@@ -23,6 +23,14 @@ static uint64_t rnd(void) /* splitmix64 */
 static int rndi(int n) { return (int)(rnd() % (uint64_t)n); }
 static float unit(void) { return (float)((double)(rnd() >> 11) / 9007199254740992.0 * 2.0 - 1.0); }
 
+/* unit() * 2^(lo + rndi(span)); two draws in a fixed order (the order of
+ * evaluating function arguments is unspecified, and differs across ABIs) */
+static float scaled(int lo, int span)
+{
+    float u = unit();
+    return ldexpf(u, lo + rndi(span));
+}
+
 /* Mostly ordinary values, with zeros, signed zeros, subnormals and large
  * magnitudes mixed in; |v| < 2^60, so products and sums stay finite. */
 static float value(void)
@@ -31,9 +39,9 @@ static float value(void)
     case 0: return 0.0f;
     case 1: return -0.0f;
     case 2: return unit() * 1e-40f; /* subnormal */
-    case 3: return ldexpf(unit(), 40 + rndi(20));
-    case 4: return ldexpf(unit(), -60 - rndi(60));
-    default: return ldexpf(unit(), rndi(12) - 6);
+    case 3: return scaled(40, 20);
+    case 4: return scaled(-119, 60);
+    default: return scaled(-6, 12);
     }
 }
 
@@ -115,7 +123,7 @@ void kcheck_elementwise(kcheck *kc, const qlm_kernels *k)
         fill(wo, n, value);
         float eps = n % 2 ? 1e-5f : 1e-6f;
         for (int i = 0; i < n; i++) /* keep sum of squares finite */
-            xo[i] = ldexpf(unit(), rndi(40) - 30);
+            xo[i] = scaled(-30, 40);
         r->rmsnorm(a, xo, wo, n, eps);
         k->rmsnorm(b, xo, wo, n, eps);
         note(kc, same(kc, a, b, n), "%s rmsnorm n=%lld", k->name, (long long)n);
@@ -197,7 +205,7 @@ static uint16_t f16_scale(void)
     case 1: return 0x7BFF;                          /* 65504 */
     case 2: return (uint16_t)(1 + rndi(0x3FF));     /* subnormal */
     case 3: return (uint16_t)(0x8000 | rndi(0x7C00)); /* negative */
-    default: return qlm_f32_to_f16(ldexpf(unit(), rndi(10) - 12));
+    default: return qlm_f32_to_f16(scaled(-12, 10));
     }
 }
 
@@ -222,7 +230,7 @@ static void q4_block(qlm_block_q4 *b)
 static void act_q8_block(qlm_block_q8a *b)
 {
     int kind = rndi(8);
-    b->d = kind == 0 ? 3e30f : kind == 1 ? 1e-30f : kind == 2 ? 0.0f : ldexpf(unit(), rndi(10) - 8);
+    b->d = kind == 0 ? 3e30f : kind == 1 ? 1e-30f : kind == 2 ? 0.0f : scaled(-8, 10);
     for (int i = 0; i < 32; i++)
         b->q[i] = (int8_t)(kind == 3 ? 127 : kind == 4 ? -127 : kind == 5 ? (i % 3 ? 127 : -127)
                            : rndi(255) - 127);
@@ -315,7 +323,7 @@ void kcheck_mm_float(kcheck *kc, const qlm_kernels *k)
                 for (int64_t i = 0; i < ROWS * kk; i++)
                     who[i] = kind == 1 ? f16_weight() : bf16_weight();
                 for (int64_t i = 0; i < nt * kk; i++) /* f16 weights reach 2^16 */
-                    xo[i] = ldexpf(unit(), rndi(30) - 15);
+                    xo[i] = scaled(-15, 30);
                 (kind == 1 ? r->mm_f16 : r->mm_bf16)(who, xo, kk, nt, r0, r1, ya, ldy);
                 (kind == 1 ? k->mm_f16 : k->mm_bf16)(who, xo, kk, nt, r0, r1, yb, ldy);
             }
