@@ -8,6 +8,9 @@ command -v cmake >/dev/null || need+=(cmake)
 command -v cc >/dev/null || need+=(gcc)
 command -v pkg-config >/dev/null || need+=(pkg-config)
 command -v curl >/dev/null || need+=(curl ca-certificates)
+# Unicode's NFC conformance file, read by tests/unit/test_bpe_unicode.c
+[ -f /usr/share/unicode/NormalizationTest.txt.bz2 ] || need+=(unicode-data)
+command -v bzcat >/dev/null || need+=(bzip2)
 if command -v pkg-config >/dev/null; then
   pkg-config --exists libzstd || need+=(libzstd-dev)
   pkg-config --exists cmocka || need+=(libcmocka-dev)

@@ -149,37 +149,78 @@ static size_t compose(uint32_t *cp, size_t n)
     return out;
 }
 
+/* Normalize one segment s[0..len) into o (room for 16 bytes per input
+ * byte: a code point decomposes into at most 4 of at most 4 bytes), using
+ * cp (room for 4 per input byte). Returns the bytes written. */
+static size_t nfc_segment(const char *s, size_t len, uint32_t *cp, char *o)
+{
+    size_t n = 0, adv;
+    for (size_t i = 0; i < len; i += adv)
+        n += decompose(utf8_decode(s + i, len - i, &adv), cp + n);
+    reorder(cp, n);
+    n = compose(cp, n);
+    size_t m = 0;
+    for (size_t k = 0; k < n; k++)
+        m += utf8_encode(cp[k], o + m);
+    return m;
+}
+
+/* Grow *buf to hold `need` elements of `size` bytes. */
+static bool grow(void **buf, size_t *cap, size_t need, size_t size)
+{
+    if (need <= *cap)
+        return true;
+    size_t c = *cap ? *cap : 256;
+    while (c < need)
+        c *= 2;
+    void *p = c <= SIZE_MAX / size ? realloc(*buf, c * size) : NULL;
+    if (!p)
+        return false;
+    *buf = p;
+    *cap = c;
+    return true;
+}
+
+/* Characters without QLM_UC_NFC are starters that never compose with what
+ * precedes them (NFC_QC=Yes, ccc 0), so the text can be cut before any of
+ * them: only the stretches from the last such character before a flagged
+ * one up to the next such character need normalizing; the rest is copied. */
 qlm_status qlm_uc_nfc(const char *s, size_t len, char **out, size_t *out_len)
 {
     *out = NULL;
     *out_len = 0;
-    size_t i = 0, adv;
-    while (i < len && !(qlm_uc_flags(utf8_decode(s + i, len - i, &adv)) & QLM_UC_NFC))
-        i += adv;
-    if (i == len)
-        return QLM_OK;
-    /* A code point decomposes into at most 4, and no input byte yields more
-     * than one code point; compose never grows. */
-    if (len > SIZE_MAX / (4 * sizeof(uint32_t)) - 4)
+    if (len > SIZE_MAX / 16 - 1)
         return qlm_fail(QLM_E_OVERFLOW, "NFC: text of %zu bytes is too long", len);
-    uint32_t *cp = malloc((4 * len + 4) * sizeof *cp);
-    if (!cp)
-        return qlm_fail(QLM_E_NOMEM, "NFC: out of memory for %zu bytes of text", len);
-    size_t n = 0;
-    for (i = 0; i < len; i += adv)
-        n += decompose(utf8_decode(s + i, len - i, &adv), cp + n);
-    reorder(cp, n);
-    n = compose(cp, n);
-    char *o = malloc(4 * n + 1);
-    if (!o) {
-        free(cp);
-        return qlm_fail(QLM_E_NOMEM, "NFC: out of memory for %zu bytes of text", len);
+    char *o = NULL;
+    uint32_t *cp = NULL;
+    size_t o_cap = 0, cp_cap = 0, m = 0, copied = 0, stable = SIZE_MAX, i = 0, adv;
+    while (i < len) {
+        if (!(qlm_uc_flags(utf8_decode(s + i, len - i, &adv)) & QLM_UC_NFC)) {
+            stable = i;
+            i += adv;
+            continue;
+        }
+        size_t seg = stable == SIZE_MAX ? copied : stable, j = i + adv;
+        while (j < len && (qlm_uc_flags(utf8_decode(s + j, len - j, &adv)) & QLM_UC_NFC))
+            j += adv;
+        if (!grow((void **)&o, &o_cap, m + (seg - copied) + 16 * (j - seg) + (len - j) + 1, 1) ||
+            !grow((void **)&cp, &cp_cap, 4 * (j - seg), sizeof *cp)) {
+            free(o);
+            free(cp);
+            return qlm_fail(QLM_E_NOMEM, "NFC: out of memory for %zu bytes of text", len);
+        }
+        memcpy(o + m, s + copied, seg - copied);
+        m += seg - copied;
+        m += nfc_segment(s + seg, j - seg, cp, o + m);
+        copied = i = j;
+        stable = SIZE_MAX;
     }
-    size_t m = 0;
-    for (size_t k = 0; k < n; k++)
-        m += utf8_encode(cp[k], o + m);
-    o[m] = 0;
     free(cp);
+    if (!o)
+        return QLM_OK; /* already NFC */
+    memcpy(o + m, s + copied, len - copied);
+    m += len - copied;
+    o[m] = 0;
     *out = o;
     *out_len = m;
     return QLM_OK;
