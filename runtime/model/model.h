@@ -37,6 +37,10 @@ void qlm_model_close(qlm_model *m);
 const qlm_hparams *qlm_model_hparams(const qlm_model *m);
 const qlm_file *qlm_model_file(const qlm_model *m);
 
+/* Default worker threads: QLM_THREADS if set (1..256), else the number of
+ * physical cores. */
+int qlm_default_threads(void);
+
 typedef struct {
     int64_t n_ctx;     /* 0: model default, capped by available memory (message if capped) */
     int n_threads;     /* 0: default (physical cores / QLM_THREADS) */

@@ -1,0 +1,192 @@
+/* A context: the f32 KV cache of one sequence plus scratch buffers sized for
+ * one batch of tokens. Allocated once; eval never allocates. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "runtime/model/ctx_int.h"
+
+/* Physical cores: one per distinct thread_siblings_list (SMT siblings share
+ * one); falls back to the online CPU count. */
+static int physical_cores(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    if (n < 1)
+        return 1;
+    if (n > 1024)
+        n = 1024;
+    char seen[64][64];
+    int n_seen = 0;
+    for (long i = 0; i < n && n_seen < 64; i++) {
+        char path[128], buf[64] = {0};
+        snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu%ld/topology/thread_siblings_list", i);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            return (int)n;
+        size_t len = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        buf[len] = 0;
+        int dup = 0;
+        for (int j = 0; j < n_seen && !dup; j++)
+            dup = strcmp(seen[j], buf) == 0;
+        if (!dup)
+            memcpy(seen[n_seen++], buf, sizeof buf);
+    }
+    return n_seen > 0 ? n_seen : (int)n;
+}
+
+int qlm_default_threads(void)
+{
+    const char *e = getenv("QLM_THREADS");
+    if (e && *e) {
+        char *end;
+        long v = strtol(e, &end, 10);
+        if (!*end && v >= 1 && v <= QLM_MAX_THREADS)
+            return (int)v;
+    }
+    int n = physical_cores();
+    return n > QLM_MAX_THREADS ? QLM_MAX_THREADS : n;
+}
+
+/* MemAvailable from /proc/meminfo in bytes, or 0 when unknown. */
+static uint64_t mem_available(void)
+{
+    FILE *f = fopen("/proc/meminfo", "r");
+    if (!f)
+        return 0;
+    char line[256];
+    uint64_t kb = 0;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "MemAvailable: %" SCNu64 " kB", &kb) == 1)
+            break;
+    fclose(f);
+    return kb * 1024;
+}
+
+/* Bytes of KV cache per position (K and V, all layers). */
+static uint64_t kv_bytes_per_pos(const qlm_hparams *hp)
+{
+    return 2u * (uint64_t)hp->n_layers * (uint64_t)(hp->n_kv_heads * hp->head_dim) * sizeof(float);
+}
+
+static qlm_status choose_n_ctx(const qlm_hparams *hp, int64_t want, int64_t *out)
+{
+    if (want < 0 || want > QLM_MAX_CTX)
+        return qlm_fail(QLM_E_LIMIT, "context size %lld is out of range [1, %d]", (long long)want, QLM_MAX_CTX);
+    uint64_t per = kv_bytes_per_pos(hp);
+    /* Half of what is available: the weights' page cache and other processes need the rest. */
+    uint64_t avail = mem_available() / 2;
+    int64_t fits = avail ? (int64_t)(avail / per) : INT64_MAX;
+    if (want == 0) {
+        want = hp->ctx_max;
+        if (want > fits) {
+            fprintf(stderr, "qlm: note: context capped at %lld tokens (of the model's %lld): the KV cache "
+                            "would need %.0f MiB, %.0f MiB is available for it; use --ctx to choose\n",
+                    (long long)fits, (long long)hp->ctx_max, (double)per * (double)hp->ctx_max / 1048576.0,
+                    (double)avail / 1048576.0);
+            want = fits;
+        }
+        if (want < 1)
+            return qlm_fail(QLM_E_NOMEM, "not enough memory for even one position of KV cache");
+    } else if (want > fits) {
+        return qlm_fail(QLM_E_LIMIT, "context %lld needs %.0f MiB of KV cache, only %.0f MiB is available for it",
+                        (long long)want, (double)per * (double)want / 1048576.0, (double)avail / 1048576.0);
+    }
+    *out = want;
+    return QLM_OK;
+}
+
+static void *alloc_floats(int64_t n, qlm_status *st)
+{
+    if (*st != QLM_OK)
+        return NULL;
+    void *p = calloc((size_t)n, sizeof(float));
+    if (!p)
+        *st = qlm_fail(QLM_E_NOMEM, "out of memory allocating %.0f MiB for the context",
+                       (double)n * sizeof(float) / 1048576.0);
+    return p;
+}
+
+qlm_status qlm_ctx_new(const qlm_model *m, const qlm_ctx_params *p, qlm_ctx **out)
+{
+    *out = NULL;
+    const qlm_hparams *hp = &m->hp;
+    qlm_ctx_params defaults = {0, 0, 0};
+    if (!p)
+        p = &defaults;
+    if (p->n_threads < 0 || p->n_threads > QLM_MAX_THREADS || p->n_batch < 0)
+        return qlm_fail(QLM_E_ARG, "bad context parameters (threads %d, batch %lld)", p->n_threads,
+                        (long long)p->n_batch);
+    const qlm_kernels *k = qlm_kernels_get();
+    if (!k)
+        return QLM_E_UNSUPPORTED; /* message set by qlm_kernels_get */
+    qlm_ctx *c = calloc(1, sizeof *c);
+    if (!c)
+        return qlm_fail(QLM_E_NOMEM, "out of memory for the context");
+    c->m = m;
+    c->k = k;
+    c->n_threads = p->n_threads ? p->n_threads : qlm_default_threads();
+    qlm_status st = choose_n_ctx(hp, p->n_ctx, &c->n_ctx);
+    c->n_batch = p->n_batch ? p->n_batch : 512;
+    if (c->n_batch > c->n_ctx)
+        c->n_batch = c->n_ctx;
+    int64_t B = c->n_batch, D = hp->dim, F = hp->ffn, hd = hp->head_dim;
+    int64_t qd = hp->n_heads * hd, kvd = hp->n_kv_heads * hd;
+    int64_t widest = D > F ? D : F;
+    if (qd > widest)
+        widest = qd;
+    c->kc = alloc_floats(hp->n_layers * c->n_ctx * kvd, &st);
+    c->vc = alloc_floats(hp->n_layers * c->n_ctx * kvd, &st);
+    c->x = alloc_floats(B * D, &st);
+    c->xb = alloc_floats(B * D, &st);
+    c->xb2 = alloc_floats(B * D, &st);
+    c->q = alloc_floats(B * qd, &st);
+    c->att = alloc_floats(B * qd, &st);
+    c->hb = alloc_floats(B * F, &st);
+    c->hb2 = alloc_floats(B * F, &st);
+    c->rc = alloc_floats(B * (hd / 2), &st);
+    c->rs = alloc_floats(B * (hd / 2), &st);
+    c->scores = alloc_floats((int64_t)c->n_threads * c->n_ctx, &st);
+    if (st == QLM_OK && !(c->xq = calloc((size_t)(B * widest / 32 + 1), sizeof *c->xq)))
+        st = qlm_fail(QLM_E_NOMEM, "out of memory for activation blocks");
+    if (st != QLM_OK) {
+        qlm_ctx_free(c);
+        return st;
+    }
+    *out = c;
+    return QLM_OK;
+}
+
+void qlm_ctx_free(qlm_ctx *c)
+{
+    if (!c)
+        return;
+    free(c->kc);
+    free(c->vc);
+    free(c->x);
+    free(c->xb);
+    free(c->xb2);
+    free(c->q);
+    free(c->att);
+    free(c->hb);
+    free(c->hb2);
+    free(c->rc);
+    free(c->rs);
+    free(c->scores);
+    free(c->xq);
+    free(c);
+}
+
+int64_t qlm_ctx_n_ctx(const qlm_ctx *c) { return c->n_ctx; }
+int64_t qlm_ctx_pos(const qlm_ctx *c) { return c->pos; }
+
+qlm_status qlm_ctx_truncate(qlm_ctx *c, int64_t pos)
+{
+    if (pos < 0 || pos > c->pos)
+        return qlm_fail(QLM_E_ARG, "cannot truncate context to position %lld (it holds %lld)", (long long)pos,
+                        (long long)c->pos);
+    c->pos = pos; /* later positions are overwritten before they are read */
+    return QLM_OK;
+}

@@ -1,0 +1,24 @@
+/* The context's layout, shared by ctx.c (allocation) and forward.c (use). */
+#ifndef QLM_CTX_INT_H
+#define QLM_CTX_INT_H
+
+#include "runtime/model/model_int.h"
+
+#define QLM_MAX_THREADS 256
+
+struct qlm_ctx {
+    const qlm_model *m;
+    const qlm_kernels *k;
+    int64_t n_ctx, pos, n_batch;
+    int n_threads;
+    float *kc, *vc;             /* [layer][n_ctx][n_kv_heads*head_dim] */
+    /* scratch, n_batch rows each */
+    float *x, *xb, *xb2;        /* [B][dim]: residual stream, normed input, projection output */
+    float *q, *att;             /* [B][n_heads*head_dim] */
+    float *hb, *hb2;            /* [B][ffn]: gate, up */
+    float *rc, *rs;             /* [B][head_dim/2]: RoPE cos/sin of each row's position */
+    float *scores;              /* [n_threads][n_ctx] attention scores */
+    qlm_block_q8a *xq;          /* [B][widest/32]: quantized activations for Q8/Q4 weights */
+};
+
+#endif

@@ -1,0 +1,232 @@
+/* The forward pass. Every numeric inner loop goes through the kernel table
+ * (simd/kernels.h), so kernel sets can be swapped without touching this file.
+ *
+ * Determinism: each output element is computed by exactly one call with a
+ * fixed operation order. Threads split matmuls by output rows and attention
+ * by (token, head) pairs only, and every token row is computed the same way
+ * whatever the batch it arrives in, so logits do not depend on the thread
+ * count or on how a prompt is split into eval calls. */
+#include <math.h>
+#include <omp.h>
+#include <string.h>
+
+#include "formats/common/half.h"
+#include "formats/quant/quant.h"
+#include "runtime/model/ctx_int.h"
+
+/* Row r0 of the i-th of T parts of [0, rows): multiples of 16 rows so SIMD
+ * kernels get whole row groups; the last part takes the remainder. */
+static int64_t part(int64_t rows, int T, int i)
+{
+    if (i >= T)
+        return rows;
+    int64_t groups = (rows + 15) / 16;
+    int64_t r = groups * i / T * 16;
+    return r < rows ? r : rows;
+}
+
+static void mm_rows(const qlm_kernels *k, const qlm_mat *w, const float *x, const qlm_block_q8a *xq,
+                    int64_t nt, int64_t r0, int64_t r1, float *y, int64_t ldy)
+{
+    int64_t K = w->cols;
+    switch (w->dtype) {
+    case QLM_DT_F32: k->mm_f32(w->data, x, K, nt, r0, r1, y, ldy); break;
+    case QLM_DT_F16: k->mm_f16(w->data, x, K, nt, r0, r1, y, ldy); break;
+    case QLM_DT_BF16: k->mm_bf16(w->data, x, K, nt, r0, r1, y, ldy); break;
+    case QLM_DT_Q8: k->mm_q8(w->data, xq, K / 32, nt, r0, r1, y, ldy); break;
+    case QLM_DT_Q4: k->mm_q4(w->data, xq, K / 32, nt, r0, r1, y, ldy); break;
+    }
+}
+
+/* Y[t*ldy + r] = W row r . X row t for all rows, nt tokens. X rows have
+ * w->cols floats; xq holds them quantized when W is Q8/Q4. */
+static void matmul(const qlm_ctx *c, const qlm_mat *w, const float *x, const qlm_block_q8a *xq, int64_t nt,
+                   float *y, int64_t ldy)
+{
+    int T = c->n_threads;
+    if (T == 1 || w->rows < 32) {
+        mm_rows(c->k, w, x, xq, nt, 0, w->rows, y, ldy);
+        return;
+    }
+#pragma omp parallel for num_threads(T) schedule(static)
+    for (int i = 0; i < T; i++) {
+        int64_t r0 = part(w->rows, T, i), r1 = part(w->rows, T, i + 1);
+        if (r0 < r1)
+            mm_rows(c->k, w, x, xq, nt, r0, r1, y, ldy);
+    }
+}
+
+/* Quantize nt rows of `cols` activations if any of the weights reading them is Q8/Q4. */
+static void prepare_input(const qlm_ctx *c, const float *x, int64_t nt, int64_t cols, const qlm_mat *a,
+                          const qlm_mat *b, const qlm_mat *d)
+{
+    if (qlm_mat_quantized(a) || (b && qlm_mat_quantized(b)) || (d && qlm_mat_quantized(d)))
+        c->k->quant_act(x, c->xq, nt * cols);
+}
+
+/* Embedding rows are dequantized exactly (the same values a matmul sees). */
+static void embed(const qlm_mat *e, int32_t tok, float *out)
+{
+    int64_t D = e->cols;
+    const char *row = e->data;
+    switch (e->dtype) {
+    case QLM_DT_F32:
+        memcpy(out, (const float *)row + tok * D, (size_t)D * sizeof(float));
+        break;
+    case QLM_DT_F16:
+        for (int64_t i = 0; i < D; i++)
+            out[i] = qlm_f16_to_f32(((const uint16_t *)row)[tok * D + i]);
+        break;
+    case QLM_DT_BF16:
+        for (int64_t i = 0; i < D; i++)
+            out[i] = qlm_bf16_to_f32(((const uint16_t *)row)[tok * D + i]);
+        break;
+    case QLM_DT_Q8:
+        qlm_dequantize_q8((const qlm_block_q8 *)row + tok * (D / 32), out, (size_t)D);
+        break;
+    case QLM_DT_Q4:
+        qlm_dequantize_q4((const qlm_block_q4 *)row + tok * (D / 32), out, (size_t)D);
+        break;
+    }
+}
+
+static void rmsnorm_rows(const qlm_ctx *c, float *out, const float *x, const float *w, int64_t nt, int64_t n)
+{
+    float eps = (float)c->m->hp.norm_eps;
+    for (int64_t t = 0; t < nt; t++)
+        c->k->rmsnorm(out + t * n, x + t * n, w, n, eps);
+}
+
+/* y[t] += b for every row: y + b is exact as axpy with a = 1. */
+static void add_rows(const qlm_ctx *c, float *y, const float *b, int64_t nt, int64_t n, int64_t b_stride)
+{
+    for (int64_t t = 0; t < nt; t++)
+        c->k->axpy(y + t * n, 1.0f, b + t * b_stride, n);
+}
+
+/* Per-head q/k RMSNorm (qwen3), then RoPE, on nt rows of n_h heads each. */
+static void heads_norm_rope(const qlm_ctx *c, float *x, int64_t nt, int64_t n_h, int64_t ld, const float *norm)
+{
+    const qlm_hparams *hp = &c->m->hp;
+    int64_t hd = hp->head_dim, half = hd / 2;
+    for (int64_t t = 0; t < nt; t++)
+        for (int64_t h = 0; h < n_h; h++) {
+            float *v = x + t * ld + h * hd;
+            if (norm)
+                c->k->rmsnorm(v, v, norm, hd, (float)hp->norm_eps);
+            c->k->rope(v, c->rc + t * half, c->rs + t * half, hd);
+        }
+}
+
+/* Causal grouped-query attention of nt new rows (positions pos0..) against
+ * the cache of layer l, one (token, head) pair per iteration. */
+static void attention(const qlm_ctx *c, int64_t l, int64_t nt, int64_t pos0)
+{
+    const qlm_hparams *hp = &c->m->hp;
+    const qlm_kernels *k = c->k;
+    int64_t hd = hp->head_dim, H = hp->n_heads, group = H / hp->n_kv_heads;
+    int64_t qd = H * hd, kvd = hp->n_kv_heads * hd;
+    const float *kc = c->kc + l * c->n_ctx * kvd, *vc = c->vc + l * c->n_ctx * kvd;
+    float scale = (float)(1.0 / sqrt((double)hd));
+    int64_t pairs = nt * H;
+#pragma omp parallel for num_threads(c->n_threads) schedule(static) if (c->n_threads > 1 && pairs > 1)
+    for (int64_t i = 0; i < pairs; i++) {
+        int64_t t = i / H, h = i % H, n_keys = pos0 + t + 1, off = (h / group) * hd;
+        const float *q = c->q + t * qd + h * hd;
+        float *sc = c->scores + (int64_t)omp_get_thread_num() * c->n_ctx;
+        for (int64_t j = 0; j < n_keys; j++)
+            sc[j] = k->dot(q, kc + j * kvd + off, hd) * scale;
+        k->softmax(sc, n_keys);
+        float *out = c->att + t * qd + h * hd;
+        memset(out, 0, (size_t)hd * sizeof *out);
+        for (int64_t j = 0; j < n_keys; j++)
+            k->axpy(out, sc[j], vc + j * kvd + off, hd);
+    }
+}
+
+static void layer(qlm_ctx *c, int64_t l, int64_t nt, int64_t pos0)
+{
+    const qlm_hparams *hp = &c->m->hp;
+    const qlm_layer *L = &c->m->layers[l];
+    int64_t D = hp->dim, F = hp->ffn, hd = hp->head_dim;
+    int64_t qd = hp->n_heads * hd, kvd = hp->n_kv_heads * hd;
+    float *kc = c->kc + (l * c->n_ctx + pos0) * kvd, *vc = c->vc + (l * c->n_ctx + pos0) * kvd;
+
+    /* attention block: q to scratch, k and v straight into the cache */
+    rmsnorm_rows(c, c->xb, c->x, L->attn_norm, nt, D);
+    prepare_input(c, c->xb, nt, D, &L->wq, &L->wk, &L->wv);
+    matmul(c, &L->wq, c->xb, c->xq, nt, c->q, qd);
+    matmul(c, &L->wk, c->xb, c->xq, nt, kc, kvd);
+    matmul(c, &L->wv, c->xb, c->xq, nt, vc, kvd);
+    if (L->bq) {
+        add_rows(c, c->q, L->bq, nt, qd, 0);
+        add_rows(c, kc, L->bk, nt, kvd, 0);
+        add_rows(c, vc, L->bv, nt, kvd, 0);
+    }
+    heads_norm_rope(c, c->q, nt, hp->n_heads, qd, L->q_norm);
+    heads_norm_rope(c, kc, nt, hp->n_kv_heads, kvd, L->k_norm);
+    attention(c, l, nt, pos0);
+    prepare_input(c, c->att, nt, qd, &L->wo, NULL, NULL);
+    matmul(c, &L->wo, c->att, c->xq, nt, c->xb2, D);
+    add_rows(c, c->x, c->xb2, nt, D, D);
+
+    /* SiLU-gated MLP */
+    rmsnorm_rows(c, c->xb, c->x, L->ffn_norm, nt, D);
+    prepare_input(c, c->xb, nt, D, &L->gate, &L->up, NULL);
+    matmul(c, &L->gate, c->xb, c->xq, nt, c->hb, F);
+    matmul(c, &L->up, c->xb, c->xq, nt, c->hb2, F);
+    c->k->silu_mul(c->hb, c->hb2, nt * F);
+    prepare_input(c, c->hb, nt, F, &L->down, NULL, NULL);
+    matmul(c, &L->down, c->hb, c->xq, nt, c->xb2, D);
+    add_rows(c, c->x, c->xb2, nt, D, D);
+}
+
+/* One chunk of at most n_batch tokens. logits: NULL, or n_out rows of n_vocab
+ * for the last n_out tokens of the chunk. */
+static void forward_chunk(qlm_ctx *c, const int32_t *tok, int64_t nt, float *logits, int64_t n_out)
+{
+    const qlm_model *m = c->m;
+    int64_t D = m->hp.dim, half = m->hp.head_dim / 2, pos0 = c->pos;
+    for (int64_t t = 0; t < nt; t++) {
+        embed(&m->embd, tok[t], c->x + t * D);
+        qlm_rope_row(m->inv_freq, half, pos0 + t, c->rc + t * half, c->rs + t * half);
+    }
+    for (int64_t l = 0; l < m->hp.n_layers; l++)
+        layer(c, l, nt, pos0);
+    c->pos += nt;
+    if (!logits || n_out == 0)
+        return;
+    const float *x = c->x + (nt - n_out) * D;
+    rmsnorm_rows(c, c->xb, x, m->output_norm, n_out, D);
+    prepare_input(c, c->xb, n_out, D, &m->output, NULL, NULL);
+    matmul(c, &m->output, c->xb, c->xq, n_out, logits, m->hp.n_vocab);
+}
+
+qlm_status qlm_ctx_eval(qlm_ctx *c, const int32_t *tokens, int64_t n, float *logits, bool all_logits)
+{
+    const qlm_hparams *hp = &c->m->hp;
+    if (n < 0 || (n > 0 && !tokens))
+        return qlm_fail(QLM_E_ARG, "eval: bad token array (n = %lld)", (long long)n);
+    if (n > c->n_ctx - c->pos)
+        return qlm_fail(QLM_E_LIMIT, "context full: %lld tokens do not fit after %lld of %lld positions",
+                        (long long)n, (long long)c->pos, (long long)c->n_ctx);
+    for (int64_t i = 0; i < n; i++)
+        if (tokens[i] < 0 || tokens[i] >= hp->n_vocab)
+            return qlm_fail(QLM_E_VALUE, "token id %d at index %lld is outside the vocabulary [0, %lld)",
+                            (int)tokens[i], (long long)i, (long long)hp->n_vocab);
+    for (int64_t i = 0; i < n; i += c->n_batch) {
+        int64_t nt = n - i < c->n_batch ? n - i : c->n_batch;
+        bool last = i + nt == n;
+        float *out = NULL;
+        int64_t n_out = 0;
+        if (logits && all_logits) {
+            out = logits + i * hp->n_vocab;
+            n_out = nt;
+        } else if (logits && last) {
+            out = logits;
+            n_out = 1;
+        }
+        forward_chunk(c, tokens + i, nt, out, n_out);
+    }
+    return QLM_OK;
+}
