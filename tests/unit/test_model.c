@@ -9,6 +9,7 @@
 
 #include "formats/qlm/keys.h"
 #include "runtime/model/model.h"
+#include "simd/kernels.h"
 #include "tests/common/testutil.h"
 #include "tests/common/tinymodel.h"
 
@@ -176,6 +177,36 @@ static void test_determinism(void **state)
     }
 }
 
+/* Every kernel set this CPU has gives the scalar reference's logits bit for bit. */
+static void test_isa_equal(void **state)
+{
+    (void)state;
+    static const char *isas[] = {"avx2", "avx512", "neon"};
+    tiny_spec s = k_llama;
+    s.F = 160;
+    const char *path = tu_tmp("isa.qlm");
+    int32_t tok[N_TOK];
+    tokens(tok, N_TOK, s.V);
+    static const qlm_dtype dts[] = {QLM_DT_F32, QLM_DT_F16, QLM_DT_BF16, QLM_DT_Q8, QLM_DT_Q4};
+    for (int d = 0; d < 5; d++) {
+        s.wtype = dts[d];
+        tiny_free(tiny_write(&s, path, NULL, NULL));
+        assert_ok(qlm_kernels_select("scalar"));
+        float *ref = run_model(path, 2, 0, tok, N_TOK, N_TOK);
+        for (int i = 0; i < 3; i++) {
+            if (qlm_kernels_select(isas[i]) != QLM_OK)
+                continue;
+            float *got = run_model(path, 2, 0, tok, N_TOK, N_TOK);
+            if (memcmp(ref, got, sizeof(float) * N_TOK * (size_t)s.V) != 0)
+                fail_msg("%s logits differ from scalar (weights dtype %d)", isas[i], (int)dts[d]);
+            print_message("%s == scalar (dtype %d)\n", isas[i], (int)dts[d]);
+            free(got);
+        }
+        free(ref);
+    }
+    remove(path);
+}
+
 /* Only-last logits equal the last row of all logits; truncate + re-eval
  * reproduces the same logits. */
 static void test_last_logits_truncate(void **state)
@@ -283,6 +314,7 @@ int main(void)
         cmocka_unit_test(test_llama_dtypes),      cmocka_unit_test(test_llama_quant),
         cmocka_unit_test(test_qwen2_bias_untied), cmocka_unit_test(test_qwen3_qknorm_headdim),
         cmocka_unit_test(test_rope_scaling),      cmocka_unit_test(test_determinism),
+        cmocka_unit_test(test_isa_equal),
         cmocka_unit_test(test_last_logits_truncate), cmocka_unit_test(test_bad_models),
         cmocka_unit_test(test_bad_ctx),
     };
