@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Run every built libFuzzer target for a short time; fail if any crashes.
+# Usage: tests/fuzz/run_smoke.sh BUILD_DIR SECONDS
+#
+# Seeds for target fuzz_NAME (any number of these may exist):
+#   tests/fuzz/corpus/fuzz_NAME/      committed seed files (small, generated)
+#   tests/fuzz/corpus/fuzz_NAME.shared  one path per line, relative to
+#                                     $QLM_SHARED (e.g. small real GGUFs);
+#                                     a listed file that is missing fails the run
+# libFuzzer writes new inputs only into a scratch corpus under /tmp, never into
+# the repository. Crash inputs are kept in $FUZZ_ARTIFACTS (default
+# BUILD_DIR/fuzz-artifacts) and named in the failure message.
+set -euo pipefail
+[ $# -eq 2 ] || { echo "usage: $0 BUILD_DIR SECONDS" >&2; exit 2; }
+build=$1
+secs=$2
+here=$(cd "$(dirname "$0")" && pwd)
+shared=${QLM_SHARED:-$here/../../../shared}
+artifacts=${FUZZ_ARTIFACTS:-$build/fuzz-artifacts}
+max_seed_bytes=$((4 << 20))
+mkdir -p "$artifacts"
+artifacts=$(cd "$artifacts" && pwd)
+
+targets=()
+for t in "$build"/fuzz_*; do
+  [ -f "$t" ] && [ -x "$t" ] && targets+=("$t")
+done
+if [ ${#targets[@]} -eq 0 ]; then
+  echo "fuzz-smoke: no fuzz_* targets in $build (build them with 'make fuzz')" >&2
+  exit 1
+fi
+
+scratch=$(mktemp -d /tmp/qlm-fuzz.XXXXXX)
+trap 'rm -rf "$scratch"' EXIT
+failed=()
+for t in "${targets[@]}"; do
+  name=$(basename "$t")
+  work=$scratch/$name/work
+  seeds=$scratch/$name/seeds
+  mkdir -p "$work" "$seeds"
+  dirs=("$work" "$seeds")
+  [ -d "$here/corpus/$name" ] && dirs+=("$here/corpus/$name")
+  if [ -f "$here/corpus/$name.shared" ]; then
+    while IFS= read -r rel; do
+      case $rel in ''|'#'*) continue ;; esac
+      src=$shared/$rel
+      [ -f "$src" ] || { echo "fuzz-smoke: $name: seed $src missing (set QLM_SHARED)" >&2; exit 1; }
+      size=$(stat -c %s "$src")
+      [ "$size" -le $max_seed_bytes ] || { echo "fuzz-smoke: $name: seed $src is $size bytes (limit $max_seed_bytes)" >&2; exit 1; }
+      cp "$src" "$seeds/$(echo "$rel" | tr / _)"
+    done < "$here/corpus/$name.shared"
+  fi
+  n_seeds=$(find "${dirs[@]}" -type f | wc -l)
+  echo "=== fuzz-smoke: $name for ${secs}s ($n_seeds seeds)"
+  log=$scratch/$name.log
+  if "$t" -max_total_time="$secs" -timeout=20 -rss_limit_mb=2560 -print_final_stats=1 \
+      -artifact_prefix="$artifacts/$name-" "${dirs[@]}" >"$log" 2>&1; then
+    grep -E '^stat::number_of_executed_units|^#[0-9]+.*DONE' "$log" | tail -2 || true
+  else
+    tail -40 "$log" >&2
+    echo "fuzz-smoke: $name FAILED; crash input(s): $(ls "$artifacts"/"$name"-* 2>/dev/null | tr '\n' ' ')" >&2
+    failed+=("$name")
+  fi
+done
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "fuzz-smoke: FAILED: ${failed[*]}" >&2
+  exit 1
+fi
+echo "fuzz-smoke: all ${#targets[@]} targets ran ${secs}s without a crash"
