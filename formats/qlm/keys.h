@@ -41,7 +41,7 @@
 
 /* Tokenizer */
 #define QLM_K_TOK_MODEL         "tokenizer.model"           /* str: "bpe" (byte-level) | "spm" */
-#define QLM_K_TOK_PRE           "tokenizer.pre"             /* str: pre-tokenizer id (bpe): gpt2|llama3|qwen2|smollm2|... */
+#define QLM_K_TOK_PRE           "tokenizer.pre"             /* str: pre-tokenizer (bpe), llama.cpp names: gpt-2|llama-bpe|qwen2|smollm|... (pretok.h) */
 #define QLM_K_TOK_TOKENS        "tokenizer.tokens"          /* str[] */
 #define QLM_K_TOK_SCORES        "tokenizer.scores"          /* f32[] (spm) */
 #define QLM_K_TOK_TYPES         "tokenizer.token_types"     /* i32[]: 1 normal 2 unknown 3 control 4 user 5 unused 6 byte */
@@ -55,6 +55,8 @@
 #define QLM_K_TOK_ADD_EOS       "tokenizer.add_eos"         /* bool */
 #define QLM_K_TOK_ADD_PREFIX    "tokenizer.add_space_prefix" /* bool (spm dummy prefix) */
 #define QLM_K_TOK_BYTE_FALLBACK "tokenizer.byte_fallback"   /* bool (spm) */
+#define QLM_K_TOK_NORMALIZER    "tokenizer.normalizer"      /* str: "NFC" (bpe), absent = none */
+#define QLM_K_TOK_IGNORE_MERGES "tokenizer.ignore_merges"   /* bool (bpe, Llama-3 style) */
 #define QLM_K_CHAT_TEMPLATE     "tokenizer.chat_template"   /* str (Jinja) */
 
 /* Generation defaults (from generation_config.json), optional */

@@ -65,8 +65,12 @@ const char *qlm_tok_text(const qlm_tokenizer *t, int32_t id, size_t *len);
  * does. *out is malloc'd and NUL-terminated. */
 qlm_status qlm_tok_decode(const qlm_tokenizer *t, const int32_t *ids, size_t n, char **out, size_t *len);
 
+/* Longest piece in bytes (sizes the streaming decoder's output buffer). */
+size_t qlm_tok_max_piece(const qlm_tokenizer *t);
+
 /* Streaming decoder: push one id at a time; complete UTF-8 characters are
- * appended to `out`, bytes of an unfinished character are held back. */
+ * appended to `out`, bytes of an unfinished character are held back. What it
+ * writes in total (pushes + flush) equals qlm_tok_decode() of the same ids. */
 typedef struct {
     char pending[8];
     size_t n_pending;
@@ -74,7 +78,9 @@ typedef struct {
 } qlm_detok_stream;
 
 void qlm_detok_init(qlm_detok_stream *s);
-/* Returns the number of bytes written to out (cap >= 64 + longest piece is enough). */
+/* Returns the number of bytes written to out. cap >= 3 * (qlm_tok_max_piece(t) + 4)
+ * is enough (each invalid byte may become a 3-byte U+FFFD); with less, output
+ * that does not fit is dropped. An invalid id writes nothing. */
 size_t qlm_detok_push(const qlm_tokenizer *t, qlm_detok_stream *s, int32_t id, char *out, size_t cap);
 /* Flush held-back bytes at the end (invalid tail becomes U+FFFD). */
 size_t qlm_detok_flush(qlm_detok_stream *s, char *out, size_t cap);

@@ -1,0 +1,128 @@
+/* SentencePiece BPE against its references: sentencepiece's ids for the
+ * Llama-2 tokenizer.model (golden/tokenizers.json, via the llama2.c export
+ * and via llama.cpp's vocabulary GGUF), llama.cpp's ggml-vocab tests for
+ * llama-spm, phi-3 and baichuan, and llama2.c's stories260K vocabulary. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "tests/common/testutil.h"
+#include "tests/common/tok_golden.h"
+
+static void test_llama_bin_corpus(void **state)
+{
+    (void)state;
+    qlm_tokenizer *t = tg_load_tok("models/tokenizers/llama-spm/tokenizer.bin");
+    assert_int_equal(qlm_tok_n_vocab(t), 32000);
+    assert_int_equal(tg_corpus(t, "llama_spm", false), 0);
+    qlm_tok_free(t);
+}
+
+static void test_llama_gguf_corpus(void **state)
+{
+    (void)state;
+    qlm_tokenizer *t = tg_load_tok("models/ggml-vocab/ggml-vocab-llama-spm.gguf");
+    assert_int_equal(tg_corpus(t, "llama_spm", false), 0);
+    qlm_tok_free(t);
+}
+
+static void test_ggml_vocab_spm(void **state)
+{
+    (void)state;
+    static const char *const names[] = {"llama-spm", "phi-3"}; /* baichuan has no .inp/.out */
+    int bad = 0;
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        char rel[128];
+        snprintf(rel, sizeof rel, "models/ggml-vocab/ggml-vocab-%s.gguf", names[i]);
+        qlm_tokenizer *t = tg_load_tok(rel);
+        bad += tg_ggml_vocab(t, names[i]);
+        qlm_tok_free(t);
+    }
+    assert_int_equal(bad, 0);
+}
+
+/* llama2.c's run.c on stories260K: "Once upon a time" with BOS. */
+static void test_stories260k(void **state)
+{
+    (void)state;
+    qlm_tokenizer *t = tg_load_tok("models/stories260K/tok512.bin");
+    assert_int_equal(qlm_tok_n_vocab(t), 512);
+    static const int32_t want[] = {1, 403, 407, 261, 378};
+    qlm_tok_encode_opts o = {true, false};
+    int32_t *ids;
+    size_t n;
+    assert_ok(qlm_tok_encode(t, "Once upon a time", 16, &o, &ids, &n));
+    assert_int_equal(n, 5);
+    assert_memory_equal(ids, want, sizeof want);
+    char *s;
+    size_t len;
+    assert_ok(qlm_tok_decode(t, ids + 1, n - 1, &s, &len));
+    assert_string_equal(s, "Once upon a time");
+    free(s);
+    free(ids);
+    qlm_tok_free(t);
+}
+
+/* The llama2.c export and the GGUF are the same vocabulary: same texts,
+ * types, scores and special ids. */
+static void test_llama_sources_agree(void **state)
+{
+    (void)state;
+    qlm_tokenizer *a = tg_load_tok("models/tokenizers/llama-spm/tokenizer.bin");
+    qlm_tokenizer *b = tg_load_tok("models/ggml-vocab/ggml-vocab-llama-spm.gguf");
+    assert_int_equal(qlm_tok_n_vocab(a), qlm_tok_n_vocab(b));
+    for (int32_t i = 0; i < (int32_t)qlm_tok_n_vocab(a); i++) {
+        size_t la, lb;
+        const char *sa = qlm_tok_text(a, i, &la), *sb = qlm_tok_text(b, i, &lb);
+        assert_int_equal(la, lb);
+        assert_memory_equal(sa, sb, la);
+    }
+    assert_int_equal(qlm_tok_bos(a), qlm_tok_bos(b));
+    assert_int_equal(qlm_tok_eos(a), qlm_tok_eos(b));
+    assert_true(qlm_tok_add_bos(a) && qlm_tok_add_bos(b));
+    qlm_tok_free(a);
+    qlm_tok_free(b);
+}
+
+/* decode(encode(s)) == s for every corpus string that sentencepiece itself
+ * round-trips, for the SentencePiece vocabularies without added tokens
+ * (baichuan has no reference ids, so this is its check). */
+static void test_round_trip(void **state)
+{
+    (void)state;
+    static const char *const paths[] = {"models/ggml-vocab/ggml-vocab-baichuan.gguf",
+                                        "models/stories260K/tok512.bin"};
+    json_doc *d = tg_load_json("golden/tokenizers.json");
+    const json_value *cases = json_get(json_root(d), "corpus_public");
+    int bad = 0;
+    for (size_t k = 0; k < sizeof paths / sizeof *paths; k++) {
+        qlm_tokenizer *t = tg_load_tok(paths[k]);
+        for (size_t i = 0; i < cases->n; i++) {
+            size_t len, dlen, n;
+            const char *text = json_as_str(json_get(json_at(cases, i), "text"), &len);
+            const char *ref = json_as_str(json_get(json_at(cases, i), "llama_spm_decoded"), &dlen);
+            if (dlen != len || memcmp(ref, text, len) != 0)
+                continue;
+            int32_t *ids;
+            qlm_tok_encode_opts o = {false, false};
+            assert_ok(qlm_tok_encode(t, text, len, &o, &ids, &n));
+            bad += tg_check_decode(t, paths[k], ids, n, text, len);
+            free(ids);
+        }
+        qlm_tok_free(t);
+    }
+    json_free(d);
+    assert_int_equal(bad, 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_llama_bin_corpus),
+        cmocka_unit_test(test_llama_gguf_corpus),
+        cmocka_unit_test(test_ggml_vocab_spm),
+        cmocka_unit_test(test_stories260k),
+        cmocka_unit_test(test_llama_sources_agree),
+        cmocka_unit_test(test_round_trip),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
