@@ -113,18 +113,29 @@ static spm_cand heap_pop(spm_cand *h, size_t *n)
     return top;
 }
 
+/* Words already encoded in this call: the key is the word's bytes in the
+ * normalized text, the value its ids' position in the output (ids only get
+ * appended, so the position stays valid). Running text repeats words a lot. */
+typedef struct {
+    uint32_t hash, key_off, key_len; /* key_len 0: empty slot */
+    uint32_t ids_off, n_ids;
+} spm_cached;
+
+#define SPM_CACHE_MAX (1u << 20)
+
 typedef struct {
     const qlm_tokenizer *t;
     const char *text; /* normalized */
     spm_sym *sym;
+    size_t sym_cap;
     spm_cand *heap;
-    size_t n_heap;
+    size_t heap_cap, n_heap;
+    spm_cached *cache;
+    size_t cache_mask, cache_used;
 } spm_ctx;
 
 static void try_pair(spm_ctx *c, int32_t l, int32_t r)
 {
-    if (l < 0 || r < 0)
-        return;
     uint32_t len = c->sym[l].len + c->sym[r].len;
     int32_t id = tok_map_find(&c->t->map, c->text + c->sym[l].start, len);
     if (id < 0 || !mergeable(c->t->types[id]))
@@ -133,11 +144,11 @@ static void try_pair(spm_ctx *c, int32_t l, int32_t r)
     heap_push(c->heap, &c->n_heap, cand);
 }
 
-/* Merges symbols [a, b) (a linked run) as far as the vocabulary allows. */
-static void merge_word(spm_ctx *c, int32_t a, int32_t b)
+/* Merges the word's symbols sym[0..m) as far as the vocabulary allows. */
+static void merge_word(spm_ctx *c, int32_t m)
 {
     c->n_heap = 0;
-    for (int32_t i = a; i + 1 < b; i++)
+    for (int32_t i = 0; i + 1 < m; i++)
         try_pair(c, i, i + 1);
     while (c->n_heap) {
         spm_cand top = heap_pop(c->heap, &c->n_heap);
@@ -147,11 +158,11 @@ static void merge_word(spm_ctx *c, int32_t a, int32_t b)
         l->len += r->len;
         r->len = 0;
         l->next = r->next;
-        if (r->next >= 0 && r->next < b)
+        if (r->next < m)
             c->sym[r->next].prev = top.left;
-        if (l->prev >= a)
+        if (l->prev >= 0)
             try_pair(c, l->prev, top.left);
-        if (l->next < b)
+        if (l->next < m)
             try_pair(c, top.left, l->next);
     }
 }
@@ -201,31 +212,107 @@ static char *spm_normalize(const char *text, size_t len, bool dummy_prefix, size
     return d;
 }
 
-static bool is_space_sym(const spm_ctx *c, int32_t i)
+static bool space_at(const char *s, size_t i, size_t n)
 {
-    return c->sym[i].len == 3 && memcmp(c->text + c->sym[i].start, SPACE_SYM, 3) == 0;
+    return i + 3 <= n && memcmp(s + i, SPACE_SYM, 3) == 0;
 }
 
-static qlm_status spm_run(spm_ctx *c, size_t n_norm, tok_ids *out)
+/* End of the word starting at i: the next "▁" that follows another character. */
+static size_t word_end(const spm_ctx *c, size_t i, size_t n)
 {
-    int32_t n = 0;
-    for (size_t i = 0; i < n_norm; n++) {
-        size_t cl = utf8_char_len(c->text + i, n_norm - i);
-        c->sym[n] = (spm_sym){(uint32_t)i, (uint32_t)(cl ? cl : 1), n - 1, n + 1};
+    if (!c->t->spm_word_split)
+        return n;
+    while (space_at(c->text, i, n))
+        i += 3;
+    while (i < n && !space_at(c->text, i, n))
+        i++;
+    return i;
+}
+
+static qlm_status grow(void **p, size_t *cap, size_t want, size_t elem)
+{
+    if (want <= *cap)
+        return QLM_OK;
+    size_t cap2 = *cap ? *cap : 64;
+    while (cap2 < want)
+        cap2 *= 2;
+    void *q = realloc(*p, cap2 * elem);
+    if (!q)
+        return qlm_fail(QLM_E_NOMEM, "tokenizer: out of memory for a %zu-character word", want);
+    *p = q;
+    *cap = cap2;
+    return QLM_OK;
+}
+
+/* Merge one word [a, b) of the normalized text and append its ids. */
+static qlm_status encode_word(spm_ctx *c, size_t a, size_t b, tok_ids *out)
+{
+    qlm_status st = grow((void **)&c->sym, &c->sym_cap, b - a, sizeof *c->sym);
+    if (!st)
+        st = grow((void **)&c->heap, &c->heap_cap, 3 * (b - a), sizeof *c->heap);
+    if (st)
+        return st;
+    int32_t m = 0;
+    for (size_t i = a; i < b; m++) {
+        size_t cl = utf8_char_len(c->text + i, b - i);
+        c->sym[m] = (spm_sym){(uint32_t)i, (uint32_t)(cl ? cl : 1), m - 1, m + 1};
         i += cl ? cl : 1;
     }
-    int32_t word = 0;
-    for (int32_t i = 1; i <= n; i++) {
-        bool boundary = i == n || (c->t->spm_word_split && is_space_sym(c, i) && !is_space_sym(c, i - 1));
-        if (!boundary)
-            continue;
-        merge_word(c, word, i);
-        word = i;
+    merge_word(c, m);
+    for (int32_t i = 0; i < m; i = c->sym[i].next)
+        if ((st = emit_symbol(c->t, c->text + c->sym[i].start, c->sym[i].len, out)))
+            return st;
+    return QLM_OK;
+}
+
+static spm_cached *cache_slot(spm_ctx *c, const char *key, uint32_t len, uint32_t h)
+{
+    for (size_t i = h & c->cache_mask;; i = (i + 1) & c->cache_mask) {
+        spm_cached *e = &c->cache[i];
+        if (e->key_len == 0 || (e->hash == h && e->key_len == len && memcmp(c->text + e->key_off, key, len) == 0))
+            return e;
     }
-    for (int32_t i = 0; i < n; i = c->sym[i].next) {
-        qlm_status st = emit_symbol(c->t, c->text + c->sym[i].start, c->sym[i].len, out);
+}
+
+static void cache_grow(spm_ctx *c)
+{
+    size_t cap = 2 * (c->cache_mask + 1);
+    spm_cached *old = c->cache, *nw = calloc(cap, sizeof *nw);
+    if (!nw)
+        return; /* the cache is only an optimisation */
+    size_t old_cap = c->cache_mask + 1;
+    c->cache = nw;
+    c->cache_mask = cap - 1;
+    for (size_t i = 0; i < old_cap; i++)
+        if (old[i].key_len)
+            *cache_slot(c, c->text + old[i].key_off, old[i].key_len, old[i].hash) = old[i];
+    free(old);
+}
+
+static qlm_status spm_run(spm_ctx *c, size_t n, tok_ids *out)
+{
+    for (size_t a = 0, b; a < n; a = b) {
+        b = word_end(c, a, n);
+        const char *key = c->text + a;
+        uint32_t len = (uint32_t)(b - a), h = tok_hash(key, len);
+        spm_cached *e = cache_slot(c, key, len, h);
+        if (e->key_len) {
+            qlm_status st = grow((void **)&out->v, &out->cap, out->n + e->n_ids, sizeof *out->v);
+            if (st)
+                return st;
+            memcpy(out->v + out->n, out->v + e->ids_off, e->n_ids * sizeof *out->v);
+            out->n += e->n_ids;
+            continue;
+        }
+        size_t start = out->n;
+        qlm_status st = encode_word(c, a, b, out);
         if (st)
             return st;
+        if (out->n - start > UINT32_MAX || start > UINT32_MAX || c->cache_used >= SPM_CACHE_MAX)
+            continue;
+        *e = (spm_cached){h, (uint32_t)a, len, (uint32_t)start, (uint32_t)(out->n - start)};
+        if (++c->cache_used * 2 > c->cache_mask)
+            cache_grow(c);
     }
     return QLM_OK;
 }
@@ -237,18 +324,18 @@ qlm_status spm_encode(const qlm_tokenizer *t, const char *text, size_t len, bool
     if (len > SPM_MAX_TEXT)
         return qlm_fail(QLM_E_LIMIT, "tokenizer: text of %zu bytes (limit %u)", len, SPM_MAX_TEXT);
     size_t n_norm = 0;
-    spm_ctx c = {.t = t};
+    spm_ctx c = {.t = t, .cache_mask = 255};
     char *norm = spm_normalize(text, len, dummy_prefix && t->add_space_prefix, &n_norm);
     c.text = norm;
-    c.sym = malloc((n_norm + 1) * sizeof *c.sym);
-    c.heap = malloc(3 * (n_norm + 1) * sizeof *c.heap);
+    c.cache = calloc(c.cache_mask + 1, sizeof *c.cache);
     qlm_status st;
-    if (!norm || !c.sym || !c.heap)
+    if (!norm || !c.cache)
         st = qlm_fail(QLM_E_NOMEM, "tokenizer: out of memory for %zu bytes of text", len);
     else
         st = spm_run(&c, n_norm, out);
     free(norm);
     free(c.sym);
     free(c.heap);
+    free(c.cache);
     return st;
 }
