@@ -280,6 +280,8 @@ void kcheck_mm_quant(kcheck *kc, const qlm_kernels *k)
                           rows - (rows > 3 ? nt % 2 : 0));
     mm_quant_case(kc, k, 70, 64, 1, 0, 70); /* decode-like */
     mm_quant_case(kc, k, 35, 28, 9, 2, 35);
+    mm_quant_case(kc, k, 17, 300, 17, 0, 17); /* long rows: prefill in token chunks */
+    mm_quant_case(kc, k, 9, 520, 3, 1, 9);
 }
 
 /* ---- float-weight matmuls ------------------------------------------------ */

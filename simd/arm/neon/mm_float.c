@@ -19,6 +19,7 @@ INLINE qn_f16x load_w(const void *row, int64_t i, int64_t n, wkind kd)
         const float *p = (const float *)row + i;
         if (n < 16)
             p = memcpy(t, p, (size_t)n * sizeof *p);
+        #pragma GCC unroll 16
         for (int q = 0; q < 4; q++)
             v.v[q] = vld1q_f32(p + 4 * q);
         return v;
@@ -27,6 +28,7 @@ INLINE qn_f16x load_w(const void *row, int64_t i, int64_t n, wkind kd)
     const uint16_t *p = (const uint16_t *)row + i;
     if (n < 16)
         p = memcpy(t, p, (size_t)n * sizeof *p);
+    #pragma GCC unroll 16
     for (int q = 0; q < 4; q++) {
         uint16x4_t h = vld1_u16(p + 4 * q);
         v.v[q] = kd == W_F16 ? vcvt_f32_f16(vreinterpret_f16_u16(h))
@@ -39,22 +41,31 @@ INLINE void tile(const char *w, size_t wsize, const float *x, int64_t k, int64_t
                  float *y, int64_t ldy, wkind kd)
 {
     qn_f16x acc[2][2];
+    #pragma GCC unroll 16
     for (int a = 0; a < R; a++)
+        #pragma GCC unroll 16
         for (int t = 0; t < T; t++)
             acc[a][t] = qn_zero16();
     for (int64_t i = 0; i < k; i += 16) {
         int64_t n = k - i;
         qn_f16x wv[2], xv[2];
+        #pragma GCC unroll 16
         for (int a = 0; a < R; a++)
             wv[a] = load_w(w + (size_t)((r + a) * k) * wsize, i, n, kd);
+        #pragma GCC unroll 16
         for (int t = 0; t < T; t++)
             xv[t] = load_w(x + t * k, i, n, W_F32);
+        #pragma GCC unroll 16
         for (int a = 0; a < R; a++)
+            #pragma GCC unroll 16
             for (int t = 0; t < T; t++)
+                #pragma GCC unroll 16
                 for (int q = 0; q < 4; q++)
                     acc[a][t].v[q] = vfmaq_f32(acc[a][t].v[q], wv[a].v[q], xv[t].v[q]);
     }
+    #pragma GCC unroll 16
     for (int a = 0; a < R; a++)
+        #pragma GCC unroll 16
         for (int t = 0; t < T; t++)
             y[t * ldy + r + a] = qn_tree16(acc[a][t]);
 }

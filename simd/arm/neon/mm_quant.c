@@ -20,6 +20,7 @@ INLINE void load_tile(wtile *wt, const uint8_t *const *rows, int64_t j, int q4)
 {
     size_t off = (size_t)j * (q4 ? sizeof(qlm_block_q4) : sizeof(qlm_block_q8));
     uint16_t h[4];
+    #pragma GCC unroll 16
     for (int i = 0; i < 4; i++) {
         const uint8_t *b = rows[i] + off;
         memcpy(&h[i], b, 2);
@@ -40,6 +41,7 @@ INLINE float32x4_t step(const wtile *wt, const qlm_block_q8a *xb, float32x4_t ac
 {
     int8x16_t xlo = vld1q_s8(xb->q), xhi = vld1q_s8(xb->q + 16);
     int32x4_t a[4];
+    #pragma GCC unroll 16
     for (int i = 0; i < 4; i++)
         a[i] = vdotq_s32(vdotq_s32(vdupq_n_s32(0), wt->lo[i], xlo), wt->hi[i], xhi);
     int32x4_t isum = vpaddq_s32(vpaddq_s32(a[0], a[1]), vpaddq_s32(a[2], a[3]));
@@ -51,14 +53,17 @@ INLINE void tile(const uint8_t *const *rows, const qlm_block_q8a *x, int64_t nb,
                  int64_t ldy, int64_t n, int q4)
 {
     float32x4_t acc[4];
+    #pragma GCC unroll 16
     for (int t = 0; t < T; t++)
         acc[t] = vdupq_n_f32(0.0f);
     for (int64_t j = 0; j < nb; j++) {
         wtile wt;
         load_tile(&wt, rows, j, q4);
+        #pragma GCC unroll 16
         for (int t = 0; t < T; t++)
             acc[t] = step(&wt, x + t * nb + j, acc[t]);
     }
+    #pragma GCC unroll 16
     for (int t = 0; t < T; t++) {
         float o[4];
         vst1q_f32(o, acc[t]);
@@ -73,6 +78,7 @@ INLINE void mm(const uint8_t *w, size_t row_bytes, const qlm_block_q8a *x, int64
         /* rows past r1 repeat the last row; their lanes are not stored */
         const uint8_t *rows[4];
         int64_t n = r1 - r < 4 ? r1 - r : 4;
+        #pragma GCC unroll 16
         for (int i = 0; i < 4; i++)
             rows[i] = w + (size_t)(r + (i < n ? i : n - 1)) * row_bytes;
         int64_t t = 0;

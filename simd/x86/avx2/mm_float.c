@@ -38,23 +38,32 @@ INLINE void tile(const char *w, size_t wsize, const float *x, int64_t k, int64_t
                  float *y, int64_t ldy, wkind kd)
 {
     __m256 acc[2][2][2]; /* [row][token][lo/hi] */
+    #pragma GCC unroll 16
     for (int a = 0; a < R; a++)
+        #pragma GCC unroll 16
         for (int t = 0; t < T; t++)
             acc[a][t][0] = acc[a][t][1] = _mm256_setzero_ps();
     for (int64_t i = 0; i < k; i += 16) {
+        #pragma GCC unroll 16
         for (int h = 0; h < 2; h++) {
             int64_t n = qa2_left(k - i - 8 * h);
             __m256 wv[2], xv[2];
+            #pragma GCC unroll 16
             for (int a = 0; a < R; a++)
                 wv[a] = load_w(w + (size_t)((r + a) * k) * wsize, i + 8 * h, n, kd);
+            #pragma GCC unroll 16
             for (int t = 0; t < T; t++)
                 xv[t] = load_x(x + t * k + i + 8 * h, n);
+            #pragma GCC unroll 16
             for (int a = 0; a < R; a++)
+                #pragma GCC unroll 16
                 for (int t = 0; t < T; t++)
                     acc[a][t][h] = _mm256_fmadd_ps(wv[a], xv[t], acc[a][t][h]);
         }
     }
+    #pragma GCC unroll 16
     for (int a = 0; a < R; a++)
+        #pragma GCC unroll 16
         for (int t = 0; t < T; t++)
             y[t * ldy + r + a] = qa2_tree16(acc[a][t][0], acc[a][t][1]);
 }

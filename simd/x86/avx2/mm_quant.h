@@ -29,6 +29,7 @@ INLINE __m256i load2(const uint8_t *const *rows, int k, size_t off)
 INLINE void load_tile(wtile *wt, const uint8_t *const *rows, int64_t j, int q4)
 {
     size_t off = (size_t)j * (q4 ? sizeof(qlm_block_q4) : sizeof(qlm_block_q8));
+    #pragma GCC unroll 16
     for (int k = 0; k < 4; k++) {
         if (q4) {
             __m256i v = load2(rows, k, off + 2), m = _mm256_set1_epi8(15);
@@ -44,6 +45,7 @@ INLINE void load_tile(wtile *wt, const uint8_t *const *rows, int64_t j, int q4)
         }
     }
     uint16_t h[8];
+    #pragma GCC unroll 16
     for (int i = 0; i < 8; i++)
         memcpy(&h[i], rows[i] + off, 2);
     wt->d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)h));
@@ -63,6 +65,7 @@ INLINE __m256i isums(const wtile *wt, __m256i xlo, __m256i xhi, int q4)
     __m256i off = _mm256_dpbusd_avx_epi32(_mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), c, xlo), c, xhi);
     __m256i neg = _mm256_sub_epi32(_mm256_setzero_si256(), off);
     __m256i a[4];
+    #pragma GCC unroll 16
     for (int k = 0; k < 4; k++)
         a[k] = _mm256_dpbusd_avx_epi32(_mm256_dpbusd_avx_epi32(neg, wt->lo[k], xlo), wt->hi[k], xhi);
     return sum4x4(a[0], a[1], a[2], a[3]);
@@ -75,12 +78,14 @@ INLINE __m256i isums(const wtile *wt, __m256i xlo, __m256i xhi, int q4)
         __m256i c = _mm256_set1_epi8(8);
         __m256i off = _mm256_madd_epi16(
             _mm256_add_epi16(_mm256_maddubs_epi16(c, xlo), _mm256_maddubs_epi16(c, xhi)), one);
+        #pragma GCC unroll 16
         for (int k = 0; k < 4; k++) {
             __m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(wt->lo[k], xlo),
                                          _mm256_maddubs_epi16(wt->hi[k], xhi));
             a[k] = _mm256_sub_epi32(_mm256_madd_epi16(p, one), off);
         }
     } else {
+        #pragma GCC unroll 16
         for (int k = 0; k < 4; k++) {
             __m256i plo = _mm256_maddubs_epi16(_mm256_abs_epi8(wt->lo[k]), _mm256_sign_epi8(xlo, wt->lo[k]));
             __m256i phi = _mm256_maddubs_epi16(_mm256_abs_epi8(wt->hi[k]), _mm256_sign_epi8(xhi, wt->hi[k]));
@@ -106,9 +111,11 @@ INLINE void tile(const uint8_t *const *rows, const qlm_block_q8a *x, int64_t nb,
     for (int64_t j = 0; j < nb; j++) {
         wtile wt;
         load_tile(&wt, rows, j, q4);
+        #pragma GCC unroll 16
         for (int t = 0; t < T; t++)
             acc[t] = step(&wt, x + t * nb + j, acc[t], q4);
     }
+    #pragma GCC unroll 16
     for (int t = 0; t < T; t++)
         _mm256_maskstore_ps(y + t * ldy, qa2_mask(n), acc[t]);
 }
@@ -120,6 +127,7 @@ INLINE void mm(const uint8_t *w, size_t row_bytes, const qlm_block_q8a *x, int64
         /* rows past r1 repeat the last row; their lanes are not stored */
         const uint8_t *rows[8];
         int64_t n = r1 - r < 8 ? r1 - r : 8;
+        #pragma GCC unroll 16
         for (int i = 0; i < 8; i++)
             rows[i] = w + (size_t)(r + (i < n ? i : n - 1)) * row_bytes;
         int64_t t = 0;

@@ -23,21 +23,29 @@ INLINE void tile(const char *w, size_t wsize, const float *x, int64_t k, int64_t
                  float *y, int64_t ldy, wkind kd)
 {
     __m512 acc[4][3];
+    #pragma GCC unroll 16
     for (int a = 0; a < R; a++)
+        #pragma GCC unroll 16
         for (int t = 0; t < T; t++)
             acc[a][t] = _mm512_setzero_ps();
     for (int64_t i = 0; i < k; i += 16) {
         __mmask16 m = k - i >= 16 ? 0xFFFF : qa5_mask(k - i);
         __m512 wv[4], xv[3];
+        #pragma GCC unroll 16
         for (int a = 0; a < R; a++)
             wv[a] = load_w(w + (size_t)((r + a) * k) * wsize, i, m, kd);
+        #pragma GCC unroll 16
         for (int t = 0; t < T; t++)
             xv[t] = _mm512_maskz_loadu_ps(m, x + t * k + i);
+        #pragma GCC unroll 16
         for (int a = 0; a < R; a++)
+            #pragma GCC unroll 16
             for (int t = 0; t < T; t++)
                 acc[a][t] = _mm512_mask3_fmadd_ps(wv[a], xv[t], acc[a][t], m);
     }
+    #pragma GCC unroll 16
     for (int a = 0; a < R; a++)
+        #pragma GCC unroll 16
         for (int t = 0; t < T; t++)
             y[t * ldy + r + a] = qa5_tree16(acc[a][t]);
 }
