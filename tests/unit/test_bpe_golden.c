@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "formats/common/json.h"
+#include "runtime/tokenizer/pretok.h"
 #include "tests/common/bpe_fixture.h"
 #include "tests/common/testutil.h"
 
@@ -148,6 +149,45 @@ GGML_VOCAB_TEST(test_vocab_falcon, "falcon")
 GGML_VOCAB_TEST(test_vocab_deepseek_coder, "deepseek-coder")
 GGML_VOCAB_TEST(test_vocab_deepseek_llm, "deepseek-llm")
 
+/* Long texts take the per-call cache of encoded pieces: the ids of one call
+ * on 200 kB of WikiText must equal those of encoding each pre-token on its
+ * own (one piece per call never builds the cache). */
+typedef struct {
+    const qlm_bpe *bpe;
+    int32_t *ids;
+    size_t n, cap;
+} piecewise;
+
+static qlm_status encode_alone(void *ctx, const char *s, size_t len)
+{
+    piecewise *p = ctx;
+    return qlm_bpe_encode(p->bpe, s, len, &p->ids, &p->n, &p->cap);
+}
+
+static void test_cache_consistency(void **state)
+{
+    (void)state;
+    bpe_fixture v;
+    bf_load_json(&v, "models/tokenizers/smollm2-135m-instruct/tokenizer.json", "smollm", NULL);
+    size_t len;
+    char *text = tu_read(tu_shared("data/wikitext-2/wiki.test.raw"), &len);
+    len = len < 200000 ? len : 200000;
+    while (len && ((unsigned char)text[len - 1] & 0xC0) == 0x80)
+        len--; /* keep whole characters */
+    int32_t *ids = NULL;
+    size_t n = 0, cap = 0;
+    assert_ok(qlm_bpe_encode(v.bpe, text, len, &ids, &n, &cap));
+    piecewise p = {v.bpe, NULL, 0, 0};
+    assert_ok(qlm_pretok_run(qlm_pretok_find("smollm"), text, len, encode_alone, &p));
+    assert_true(n > 10000);
+    assert_int_equal(p.n, n);
+    assert_memory_equal(p.ids, ids, n * sizeof *ids);
+    free(p.ids);
+    free(ids);
+    free(text);
+    bf_free(&v);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -161,6 +201,7 @@ int main(void)
         cmocka_unit_test(test_vocab_deepseek_coder),
         cmocka_unit_test(test_vocab_deepseek_llm),
         cmocka_unit_test(test_vocab_qwen2),
+        cmocka_unit_test(test_cache_consistency),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
