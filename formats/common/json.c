@@ -554,11 +554,16 @@ void json_write_string(FILE *f, const char *s, size_t len)
 }
 
 /* Numbers: exact integers as integers; others with 17 significant digits
- * (round-trips a double) and a ".0" when that would read back as an integer. */
+ * (round-trips a double) and a ".0" when that would read back as an integer;
+ * literals that overflowed to infinity as 1e999. */
 static void write_number(FILE *f, const json_value *v)
 {
     if (v->is_int) {
         fprintf(f, "%lld", (long long)v->i);
+        return;
+    }
+    if (isinf(v->u.num)) { /* a literal beyond the double range: keep it beyond */
+        fputs(v->u.num > 0 ? "1e999" : "-1e999", f);
         return;
     }
     char buf[40];
