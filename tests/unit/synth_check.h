@@ -43,7 +43,7 @@ static void synth_check(const char *name, const char *out_dir)
     const json_value *m = synth_model(doc, name);
     snprintf(ref, sizeof ref, "%s#%s", synth_json, name);
     qlm_synth_opts o = {.config = ref, .tokenizer = synth_tokenizer_dir(json_get_str(m, "tokenizer")),
-                        .out_dir = out_dir};
+                        .out_dir = out_dir, .threads = 1};
     assert_ok(qlm_synth(&o));
 
     char path[1200];

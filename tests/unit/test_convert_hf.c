@@ -18,7 +18,7 @@ static const char *k_types[] = {"f32", "f16", "bf16", "q8", "q4"};
 
 static qlm_status convert(const char *src, const char *out, qlm_dtype type)
 {
-    qlm_convert_opts o = {.src = src, .out = out, .type = type, .quiet = true};
+    qlm_convert_opts o = {.src = src, .out = out, .type = type, .quiet = true, .threads = 1};
     return qlm_convert(&o);
 }
 
@@ -188,7 +188,7 @@ static void tiny(const char *model_type, const char *extra, const char *tok)
              " \"max_position_embeddings\": 256, \"rms_norm_eps\": 1e-06, \"tie_word_embeddings\": true%s}",
              model_type, extra);
     write_text(cfg, text);
-    qlm_synth_opts o = {.config = cfg, .tokenizer = tok, .seed = 7, .have_seed = true, .out_dir = dir};
+    qlm_synth_opts o = {.config = cfg, .tokenizer = tok, .seed = 7, .have_seed = true, .out_dir = dir, .threads = 1};
     assert_ok(qlm_synth(&o));
     convert_all(dir, model_type);
 }
