@@ -291,6 +291,40 @@ static void test_corrupt_files(void **state)
     free(gg);
 }
 
+static void run_expect(const char *args, int want_rc, const char *want_out)
+{
+    char cmd[8192], *out;
+    snprintf(cmd, sizeof cmd, "%s %s", tu_qlm_bin(), args);
+    int rc = tu_run(cmd, &out);
+    if (rc != want_rc || (want_out && strcmp(out, want_out) != 0))
+        fail_msg("%s -> rc %d, output \"%s\" (want rc %d, \"%s\")", cmd, rc, out, want_rc,
+                 want_out ? want_out : "*");
+    free(out);
+}
+
+/* The CLI on the stories260K reference ("Once upon a time" with BOS). */
+static void test_cli(void **state)
+{
+    (void)state;
+    char args[4096];
+    const char *tok = tu_shared("models/stories260K/tok512.bin");
+    snprintf(args, sizeof args, "tokenize -m %s 'Once upon a time'", tok);
+    run_expect(args, 0, "1 403 407 261 378\n");
+    snprintf(args, sizeof args, "tokenize -m %s --json --no-bos 'Once upon a time'", tok);
+    run_expect(args, 0, "[403, 407, 261, 378]\n");
+    snprintf(args, sizeof args, "detokenize -m %s 403 '407,261' '[378]'", tok);
+    run_expect(args, 0, "Once upon a time");
+    snprintf(args, sizeof args, "detokenize -m %s 1 512", tok);
+    run_expect(args, 1, NULL);
+    snprintf(args, sizeof args, "tokenize -m %s --frobnicate x", tok);
+    run_expect(args, 2, NULL);
+    snprintf(args, sizeof args, "tokenize -m %s", tok);
+    run_expect(args, 2, NULL);
+    run_expect("tokenize -m /nonexistent/tok.bin x", 1, NULL);
+    snprintf(args, sizeof args, "tokenize --help");
+    run_expect(args, 0, NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -304,6 +338,7 @@ int main(void)
         cmocka_unit_test(test_stream_utf8),
         cmocka_unit_test(test_invalid_utf8_input),
         cmocka_unit_test(test_corrupt_files),
+        cmocka_unit_test(test_cli),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
