@@ -2,6 +2,7 @@
  * records its content size; we never allocate or write past that size, and we
  * refuse sizes beyond QLM_ZST_MAX_CONTENT or the free space of the target. */
 #include <errno.h>
+#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,15 +48,12 @@ static qlm_status frame_content_size(const qlm_map *m, const char *name, uint64_
 /* Refuse to start a write that cannot fit on the file system of `path`. */
 static qlm_status check_space(const char *path, uint64_t need)
 {
-    char *dir = strdup(path);
-    if (!dir)
+    char *copy = strdup(path);
+    if (!copy)
         return qlm_fail(QLM_E_NOMEM, "out of memory");
-    char *slash = strrchr(dir, '/');
-    if (slash)
-        slash[slash == dir] = 0;
     struct statvfs sv;
-    int rc = statvfs(slash ? dir : ".", &sv);
-    free(dir);
+    int rc = statvfs(dirname(copy), &sv);
+    free(copy);
     if (rc == 0 && (uint64_t)sv.f_bavail * sv.f_frsize < need)
         return qlm_fail(QLM_E_LIMIT, "%s: needs %llu bytes, only %llu free", path, (unsigned long long)need,
                         (unsigned long long)sv.f_bavail * sv.f_frsize);
@@ -150,11 +148,40 @@ static qlm_status ensure_dir(const char *d)
     return QLM_OK;
 }
 
-static qlm_status cache_path_of(const qlm_map *m, char **path)
+/* The cache key names the file's identity, not its content: hashing the
+ * content would read the whole compressed model on every start. ctime changes
+ * on every write and cannot be set by the user (cp -p, touch -d), so a file
+ * whose bytes changed never maps to an old entry. */
+static qlm_status cache_key(const char *in, uint64_t *key, uint64_t *size)
+{
+    struct stat st;
+    char *real = realpath(in, NULL);
+    if (!real || stat(real, &st) != 0) {
+        qlm_status e = qlm_fail(QLM_E_IO, "%s: cannot resolve: %s", in, strerror(errno));
+        free(real);
+        return e;
+    }
+    char id[4096 + 160];
+    int n = snprintf(id, sizeof id, "%s%c%llu:%llu:%llu:%lld.%09ld:%lld.%09ld", real, 0,
+                     (unsigned long long)st.st_dev, (unsigned long long)st.st_ino,
+                     (unsigned long long)st.st_size, (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec,
+                     (long long)st.st_ctim.tv_sec, st.st_ctim.tv_nsec);
+    free(real);
+    if (n < 0 || (size_t)n >= sizeof id)
+        return qlm_fail(QLM_E_LIMIT, "%s: path too long", in);
+    *key = qlm_xxh64(id, (size_t)n, 0);
+    *size = (uint64_t)st.st_size;
+    return QLM_OK;
+}
+
+qlm_status qlm_zst_cache_path(const char *in, char **path)
 {
     const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
     char dir[4096];
-    qlm_status st;
+    uint64_t key = 0, size = 0;
+    qlm_status st = cache_key(in, &key, &size);
+    if (st)
+        return st;
     if (xdg && xdg[0] == '/') { /* the XDG spec ignores relative paths */
         snprintf(dir, sizeof dir, "%s", xdg);
     } else if (home && *home) {
@@ -173,37 +200,26 @@ static qlm_status cache_path_of(const qlm_map *m, char **path)
     size_t cap = strlen(dir) + 64;
     if (!(*path = malloc(cap)))
         return qlm_fail(QLM_E_NOMEM, "out of memory");
-    snprintf(*path, cap, "%s/%016llx-%zu.qlm", dir, (unsigned long long)qlm_xxh64(m->data, m->size, 0),
-             m->size);
+    snprintf(*path, cap, "%s/%016llx-%llu.qlm", dir, (unsigned long long)key, (unsigned long long)size);
     return QLM_OK;
-}
-
-qlm_status qlm_zst_cache_path(const char *in, char **path)
-{
-    qlm_map m;
-    qlm_status st = map_zst(in, &m);
-    if (st)
-        return st;
-    st = cache_path_of(&m, path);
-    qlm_map_close(&m);
-    return st;
 }
 
 qlm_status qlm_zst_cached(const char *in, char **path)
 {
-    qlm_map m;
-    qlm_status st = map_zst(in, &m);
-    if (st)
+    qlm_status st = qlm_zst_cache_path(in, path);
+    if (st || qlm_is_file(*path))
         return st;
-    if ((st = cache_path_of(&m, path)) == QLM_OK && !qlm_is_file(*path)) {
+    qlm_map m;
+    if ((st = map_zst(in, &m)) == QLM_OK) {
         char suffix[32];
         snprintf(suffix, sizeof suffix, ".%ld", (long)getpid());
-        if ((st = decompress_map(&m, in, *path, suffix))) {
-            free(*path);
-            *path = NULL;
-        }
+        st = decompress_map(&m, in, *path, suffix);
+        qlm_map_close(&m);
     }
-    qlm_map_close(&m);
+    if (st) {
+        free(*path);
+        *path = NULL;
+    }
     return st;
 }
 

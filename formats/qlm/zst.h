@@ -17,8 +17,9 @@ qlm_status qlm_zst_compress(const char *in, const char *out, int level);
  * result as a .qlm; an invalid result is removed. */
 qlm_status qlm_zst_decompress(const char *in, const char *out);
 /* Where qlm_file_open caches the decompressed form of `in` (malloc'd):
- * "$XDG_CACHE_HOME/qlm/" (else "$HOME/.cache/qlm/") + "<xxh64 of the
- * compressed bytes, 16 hex>-<compressed size>.qlm". Creates the directory. */
+ * "$XDG_CACHE_HOME/qlm/" (else "$HOME/.cache/qlm/") + "<key, 16 hex>-<size of
+ * in>.qlm", key = xxh64 of in's real path, device, inode, size, mtime and
+ * ctime (docs/FORMAT.md). Creates the directory. */
 qlm_status qlm_zst_cache_path(const char *in, char **path);
 
 #endif

@@ -7,7 +7,6 @@
 #include <unistd.h>
 #include <zstd.h>
 
-#include "formats/common/hash.h"
 #include "formats/qlm/qlmfile.h"
 #include "formats/qlm/zst.h"
 #include "tests/common/qlmfixture.h"
@@ -88,10 +87,12 @@ static void test_compress_open_decompress(void **state)
     qlm_file_close(f);
     char *cached;
     assert_ok(qlm_zst_cache_path(zst, &cached));
-    char want[4200];
-    snprintf(want, sizeof want, "%s/qlm/%016llx-%zu.qlm", g_cache, (unsigned long long)qlm_xxh64(z, n_zst, 0),
-             n_zst);
-    assert_string_equal(cached, want);
+    char dir[4200], tail[64];
+    snprintf(dir, sizeof dir, "%s/qlm/", g_cache);
+    snprintf(tail, sizeof tail, "-%zu.qlm", n_zst);
+    assert_int_equal(strncmp(cached, dir, strlen(dir)), 0);
+    assert_int_equal(strlen(cached), strlen(dir) + 16 + strlen(tail));
+    assert_string_equal(cached + strlen(dir) + 16, tail);
     size_t n_cached;
     char *c = tu_read(cached, &n_cached);
     assert_int_equal(n_cached, n_src);
@@ -103,6 +104,15 @@ static void test_compress_open_decompress(void **state)
     assert_ok(qlm_file_open(zst, &f));
     qlm_file_close(f);
     assert_int_equal(cache_entries(&temps), before + 1);
+    /* rewriting the .zst (even with the same bytes) gives it a new cache entry */
+    write_file(zst, z, n_zst);
+    char *cached2;
+    assert_ok(qlm_zst_cache_path(zst, &cached2));
+    assert_string_not_equal(cached, cached2);
+    assert_ok(qlm_file_open(zst, &f));
+    qlm_file_close(f);
+    assert_int_equal(cache_entries(&temps), before + 2);
+    free(cached2);
     free(cached);
 
     /* inspect accepts the .zst; decompress restores the identical file */
