@@ -9,12 +9,11 @@
  * getters only index structures whose bounds are known. No allocation is sized
  * from a count before that count was checked against the bytes left in the file.
  */
-#include "formats/gguf/gguf.h"
+#include "formats/gguf/gguf_int.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "formats/common/mapfile.h"
 #include "formats/common/utf8.h"
 
 #define GGUF_MAGIC "GGUF"
@@ -28,34 +27,6 @@
 #define GGUF_MIN_KV 13
 #define GGUF_MIN_TENSOR 32
 
-typedef struct {
-    char *key;
-    gguf_vtype type;
-    gguf_vtype elem;   /* arrays */
-    uint64_t count;    /* arrays; 1 for scalars */
-    size_t off;        /* scalar value / first array element / string length prefix */
-    size_t *str_off;   /* string arrays: offset of each element's length prefix */
-} gguf_kv;
-
-typedef struct {
-    const char *name;
-    size_t idx;
-} name_ix;
-
-struct gguf_file {
-    qlm_map map; /* owned mapping (gguf_open) or empty (gguf_open_mem) */
-    const uint8_t *base;
-    size_t size;
-    uint32_t version;
-    uint64_t alignment;
-    size_t n_kv;
-    gguf_kv *kv;
-    name_ix *kv_by_name;
-    size_t n_tensors;
-    gguf_tensor *tensors;
-    name_ix *t_by_name;
-};
-
 /* ---- bounded little-endian cursor ---- */
 
 typedef struct {
@@ -64,7 +35,7 @@ typedef struct {
     size_t pos;
 } cursor;
 
-static uint64_t le(const uint8_t *p, unsigned n)
+uint64_t gguf_le(const uint8_t *p, unsigned n)
 {
     uint64_t v = 0;
     for (unsigned i = 0; i < n; i++)
@@ -87,7 +58,7 @@ static qlm_status rd_u32(cursor *c, uint32_t *v, const char *what)
     qlm_status st = need(c, 4, what);
     if (st)
         return st;
-    *v = (uint32_t)le(c->p + c->pos, 4);
+    *v = (uint32_t)gguf_le(c->p + c->pos, 4);
     c->pos += 4;
     return QLM_OK;
 }
@@ -97,7 +68,7 @@ static qlm_status rd_u64(cursor *c, uint64_t *v, const char *what)
     qlm_status st = need(c, 8, what);
     if (st)
         return st;
-    *v = le(c->p + c->pos, 8);
+    *v = gguf_le(c->p + c->pos, 8);
     c->pos += 8;
     return QLM_OK;
 }
@@ -142,8 +113,7 @@ static qlm_status rd_name(cursor *c, uint64_t max, char **out, const char *what)
 
 /* ---- metadata values ---- */
 
-/* Byte size of a fixed-size value type; 0 for string/array/unknown. */
-static size_t vtype_size(uint32_t t)
+size_t gguf_vtype_size(uint32_t t)
 {
     switch (t) {
     case GGUF_T_U8: case GGUF_T_I8: case GGUF_T_BOOL: return 1;
@@ -170,7 +140,7 @@ static qlm_status parse_array(cursor *c, gguf_kv *kv)
         return st;
     kv->elem = (gguf_vtype)elem;
     kv->off = c->pos;
-    size_t es = vtype_size(elem);
+    size_t es = gguf_vtype_size(elem);
     if (es) {
         if (kv->count > left(c) / es)
             return qlm_fail(QLM_E_TRUNCATED, "gguf: key '%s': array of %llu elements runs past the end of the file",
@@ -214,7 +184,7 @@ static qlm_status parse_kv(cursor *c, gguf_kv *kv)
         uint64_t len;
         return rd_str(c, &start, &len, "string value");
     }
-    size_t n = vtype_size(type);
+    size_t n = gguf_vtype_size(type);
     if ((st = need(c, n, "metadata value")))
         return st;
     c->pos += n;
@@ -228,7 +198,7 @@ static int cmp_name(const void *a, const void *b)
     return strcmp(((const name_ix *)a)->name, ((const name_ix *)b)->name);
 }
 
-static const name_ix *find_name(const name_ix *ix, size_t n, const char *name)
+const name_ix *gguf_find_name(const name_ix *ix, size_t n, const char *name)
 {
     if (!n)
         return NULL;
@@ -485,192 +455,6 @@ const gguf_tensor *gguf_tensor_at(const gguf_file *g, size_t i)
 
 const gguf_tensor *gguf_find_tensor(const gguf_file *g, const char *name)
 {
-    const name_ix *p = find_name(g->t_by_name, g->n_tensors, name);
+    const name_ix *p = gguf_find_name(g->t_by_name, g->n_tensors, name);
     return p ? &g->tensors[p->idx] : NULL;
-}
-
-/* ---- metadata getters ---- */
-
-size_t gguf_n_kv(const gguf_file *g) { return g->n_kv; }
-
-const char *gguf_kv_key(const gguf_file *g, size_t i) { return i < g->n_kv ? g->kv[i].key : NULL; }
-
-static const gguf_kv *find_kv(const gguf_file *g, const char *key)
-{
-    const name_ix *p = find_name(g->kv_by_name, g->n_kv, key);
-    return p ? &g->kv[p->idx] : NULL;
-}
-
-bool gguf_has(const gguf_file *g, const char *key) { return find_kv(g, key) != NULL; }
-
-static qlm_status lookup(const gguf_file *g, const char *key, const gguf_kv **kv)
-{
-    *kv = find_kv(g, key);
-    if (!*kv)
-        return qlm_fail(QLM_E_MISSING, "gguf: metadata key '%s' is missing", key);
-    return QLM_OK;
-}
-
-static bool is_int_type(gguf_vtype t) { return t <= GGUF_T_I32 || t == GGUF_T_U64 || t == GGUF_T_I64; }
-
-/* Integer value of type t at p; false if it does not fit in int64. */
-static bool num_i64(gguf_vtype t, const uint8_t *p, int64_t *out)
-{
-    uint64_t u = le(p, (unsigned)vtype_size(t));
-    switch (t) {
-    case GGUF_T_I8: *out = (int8_t)u; return true;
-    case GGUF_T_I16: *out = (int16_t)u; return true;
-    case GGUF_T_I32: *out = (int32_t)u; return true;
-    case GGUF_T_I64: memcpy(out, &u, 8); return true;
-    case GGUF_T_U64: *out = (int64_t)u; return u <= INT64_MAX;
-    default: *out = (int64_t)u; return true; /* u8, u16, u32, bool */
-    }
-}
-
-static bool num_f64(gguf_vtype t, const uint8_t *p, double *out)
-{
-    if (t == GGUF_T_F32) {
-        uint32_t u = (uint32_t)le(p, 4);
-        float f;
-        memcpy(&f, &u, 4);
-        *out = f;
-        return true;
-    }
-    if (t == GGUF_T_F64) {
-        uint64_t u = le(p, 8);
-        memcpy(out, &u, 8);
-        return true;
-    }
-    int64_t i;
-    if (t == GGUF_T_U64) {
-        *out = (double)le(p, 8);
-        return true;
-    }
-    if (!is_int_type(t) || !num_i64(t, p, &i))
-        return false;
-    *out = (double)i;
-    return true;
-}
-
-static qlm_status type_error(const char *key, const char *want)
-{
-    return qlm_fail(QLM_E_VALUE, "gguf: metadata key '%s' is not %s", key, want);
-}
-
-qlm_status gguf_get_i64(const gguf_file *g, const char *key, int64_t *out)
-{
-    const gguf_kv *kv;
-    qlm_status st = lookup(g, key, &kv);
-    if (st)
-        return st;
-    if (!is_int_type(kv->type) || !num_i64(kv->type, g->base + kv->off, out))
-        return type_error(key, "an integer that fits in int64");
-    return QLM_OK;
-}
-
-qlm_status gguf_get_f64(const gguf_file *g, const char *key, double *out)
-{
-    const gguf_kv *kv;
-    qlm_status st = lookup(g, key, &kv);
-    if (st)
-        return st;
-    if (kv->type == GGUF_T_BOOL || !vtype_size(kv->type) || !num_f64(kv->type, g->base + kv->off, out))
-        return type_error(key, "a number");
-    return QLM_OK;
-}
-
-qlm_status gguf_get_bool(const gguf_file *g, const char *key, bool *out)
-{
-    const gguf_kv *kv;
-    qlm_status st = lookup(g, key, &kv);
-    if (st)
-        return st;
-    if (kv->type != GGUF_T_BOOL)
-        return type_error(key, "a bool");
-    *out = g->base[kv->off] != 0;
-    return QLM_OK;
-}
-
-/* String whose u64 length prefix is at off (validated at open). */
-static void str_at(const gguf_file *g, size_t off, const char **s, size_t *len)
-{
-    *len = (size_t)le(g->base + off, 8);
-    *s = (const char *)g->base + off + 8;
-}
-
-qlm_status gguf_get_str(const gguf_file *g, const char *key, const char **s, size_t *len)
-{
-    const gguf_kv *kv;
-    qlm_status st = lookup(g, key, &kv);
-    if (st)
-        return st;
-    if (kv->type != GGUF_T_STRING)
-        return type_error(key, "a string");
-    str_at(g, kv->off, s, len);
-    return QLM_OK;
-}
-
-qlm_status gguf_get_arr_info(const gguf_file *g, const char *key, gguf_vtype *elem, uint64_t *count)
-{
-    const gguf_kv *kv;
-    qlm_status st = lookup(g, key, &kv);
-    if (st)
-        return st;
-    if (kv->type != GGUF_T_ARRAY)
-        return type_error(key, "an array");
-    *elem = kv->elem;
-    *count = kv->count;
-    return QLM_OK;
-}
-
-/* Array kv and bounds check of element i. */
-static qlm_status arr_elem(const gguf_file *g, const char *key, uint64_t i, const gguf_kv **kv)
-{
-    qlm_status st = lookup(g, key, kv);
-    if (st)
-        return st;
-    if ((*kv)->type != GGUF_T_ARRAY)
-        return type_error(key, "an array");
-    if (i >= (*kv)->count)
-        return qlm_fail(QLM_E_BOUNDS, "gguf: index %llu past the end of array '%s' (%llu elements)",
-                        (unsigned long long)i, key, (unsigned long long)(*kv)->count);
-    return QLM_OK;
-}
-
-qlm_status gguf_get_arr_i64(const gguf_file *g, const char *key, uint64_t i, int64_t *out)
-{
-    const gguf_kv *kv;
-    qlm_status st = arr_elem(g, key, i, &kv);
-    if (st)
-        return st;
-    gguf_vtype t = kv->elem;
-    if (!is_int_type(t) && t != GGUF_T_BOOL)
-        return type_error(key, "an integer array");
-    if (!num_i64(t, g->base + kv->off + (size_t)i * vtype_size(t), out))
-        return qlm_fail(QLM_E_VALUE, "gguf: '%s'[%llu] does not fit in int64", key, (unsigned long long)i);
-    return QLM_OK;
-}
-
-qlm_status gguf_get_arr_f64(const gguf_file *g, const char *key, uint64_t i, double *out)
-{
-    const gguf_kv *kv;
-    qlm_status st = arr_elem(g, key, i, &kv);
-    if (st)
-        return st;
-    gguf_vtype t = kv->elem;
-    if (t == GGUF_T_BOOL || !vtype_size(t) || !num_f64(t, g->base + kv->off + (size_t)i * vtype_size(t), out))
-        return type_error(key, "a numeric array");
-    return QLM_OK;
-}
-
-qlm_status gguf_get_arr_str(const gguf_file *g, const char *key, uint64_t i, const char **s, size_t *len)
-{
-    const gguf_kv *kv;
-    qlm_status st = arr_elem(g, key, i, &kv);
-    if (st)
-        return st;
-    if (kv->elem != GGUF_T_STRING)
-        return type_error(key, "a string array");
-    str_at(g, kv->str_off[i], s, len);
-    return QLM_OK;
 }
