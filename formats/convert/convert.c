@@ -63,12 +63,10 @@ static qlm_status run_source(src_kind kind, const qlm_convert_opts *o, qlm_write
 {
     switch (kind) {
     case KIND_HF: return qlm_src_hf(o, w, e);
-    case KIND_GGUF:
-    case KIND_LLAMA2C: break;
+    case KIND_GGUF: return qlm_src_gguf(o, w, e);
+    case KIND_LLAMA2C: return qlm_src_llama2c(o, w, e);
     }
-    /* The GGUF and llama2.c readers (from_gguf.c, from_llama2c.c) land separately. */
-    return qlm_fail(QLM_E_UNSUPPORTED, "%s: %s sources are not supported by this build yet", o->src,
-                    k_kind_names[kind]);
+    return qlm_fail(QLM_E_ARG, "%s: unknown source kind", o->src);
 }
 
 static double now_s(void)
