@@ -48,7 +48,7 @@ void qlm_bpe_free(qlm_bpe *b);
 void qlm_bpe_set_ignore_merges(qlm_bpe *b, bool on);
 
 /* The tokenizer.json normalizer applied before pre-tokenizing: NULL, "" or
- * "none", or "NFC" (Qwen2/Qwen3, GPT-NeoX). Anything else is
+ * "none", or "NFC" (Qwen2/Qwen3 tokenizer.json). Anything else is
  * QLM_E_UNSUPPORTED. Set before the first encode. */
 qlm_status qlm_bpe_set_normalizer(qlm_bpe *b, const char *name);
 
