@@ -10,7 +10,8 @@
  *     spelled with the <0xNN> byte tokens (byte fallback), else <unk>.
  *
  * Only normal, user-defined and unused pieces take part in merges (control,
- * unknown and byte pieces do not, as in sentencepiece). Unused pieces are
+ * unknown and byte pieces do not, as in sentencepiece), and never a piece
+ * whose score is -inf (tokenizer.json vocabularies: no merge produces it). Unused pieces are
  * not re-split after merging (sentencepiece would); none of the supported
  * vocabularies has one.
  *
@@ -23,6 +24,7 @@
  * unchanged. No allocation happens per merge: the symbol list and the heap
  * are sized once per call.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -138,7 +140,7 @@ static void try_pair(spm_ctx *c, int32_t l, int32_t r)
 {
     uint32_t len = c->sym[l].len + c->sym[r].len;
     int32_t id = tok_map_find(&c->t->map, c->text + c->sym[l].start, len);
-    if (id < 0 || !mergeable(c->t->types[id]))
+    if (id < 0 || !mergeable(c->t->types[id]) || c->t->scores[id] == -INFINITY)
         return;
     spm_cand cand = {c->t->scores[id], l, r, len};
     heap_push(c->heap, &c->n_heap, cand);

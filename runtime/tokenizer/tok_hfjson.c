@@ -10,8 +10,10 @@
  *   Sequence[Digits(individual_digits), ByteLevel(use_regex)] -> "smollm"
  *   Sequence[Split(Qwen2 regex), ByteLevel(no regex)]      -> "qwen2"
  *   Sequence[Split(Llama-3 regex), ByteLevel(no regex)]    -> "llama-bpe"
- * anything else is QLM_E_UNSUPPORTED naming what was found.
+ * anything else is QLM_E_UNSUPPORTED naming what was found. A BPE model
+ * with byte_fallback is SentencePiece-style (see hf_spm_model).
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +46,7 @@ typedef struct {
     size_t n_merges;
     int32_t eog[TOK_MAX_EOG];
     size_t n_eog;
+    float *scores;          /* spm-style only */
     char *template_text;    /* owned */
     size_t template_len;
     json_doc *side[3];      /* tokenizer_config, config, generation_config */
@@ -64,6 +67,7 @@ static void hf_free(hf_ctx *c)
     free(c->merges);
     free(c->merge_lens);
     free(c->template_text);
+    free(c->scores);
 }
 
 static bool type_is(const json_value *v, const char *type)
@@ -198,6 +202,103 @@ static const char *byte_level_pre(const json_value *pt)
     return NULL;
 }
 
+/* ---- SentencePiece-style tokenizer.json (Llama-2, TinyLlama: BPE with
+ * byte_fallback, "▁" for spaces). Encoded with spm.c; a piece's score is
+ * minus the rank of the first merge that produces it, and -inf (never
+ * formed by merging) when no merge does, so merging follows the merge list.
+ * Like sentencepiece, any two adjacent symbols whose concatenation has a
+ * score merge; tokenizer.json files converted from sentencepiece list every
+ * such split, so this equals Hugging Face's pair-by-pair rule for them. */
+
+static bool str_is(const json_value *v, const char *key, const char *want)
+{
+    const char *s = json_get_str(v, key);
+    return s && strcmp(s, want) == 0;
+}
+
+/* How spaces become "▁" and whether a "▁" is prepended:
+ * normalizer Sequence[Prepend("▁"), Replace(" ", "▁")] (Llama-2 style), or
+ * pre_tokenizer Metaspace("▁") (newer exports). */
+static qlm_status hf_spm_spaces(hf_ctx *c, const json_value *root)
+{
+    const json_value *norm = json_get(root, "normalizer"), *pt = json_get(root, "pre_tokenizer");
+    bool replace = false, prepend = false;
+    const json_value *seq = type_is(norm, "Sequence") ? json_get(norm, "normalizers") : NULL;
+    for (size_t i = 0; seq && i < seq->n; i++) {
+        const json_value *n = json_at(seq, i);
+        if (type_is(n, "Prepend") && str_is(n, "prepend", "\xE2\x96\x81"))
+            prepend = true;
+        else if (type_is(n, "Replace") && str_is(json_get(n, "pattern"), "String", " ") &&
+                 str_is(n, "content", "\xE2\x96\x81"))
+            replace = true;
+        else
+            return qlm_fail(QLM_E_UNSUPPORTED, "%s: normalizer step \"%s\" is not supported", c->path,
+                            json_get_str(n, "type") ? json_get_str(n, "type") : "?");
+    }
+    if (type_is(pt, "Metaspace") && str_is(pt, "replacement", "\xE2\x96\x81")) {
+        replace = true;
+        prepend = json_get_bool(pt, "add_prefix_space", false) || str_is(pt, "prepend_scheme", "always") ||
+                  str_is(pt, "prepend_scheme", "first");
+    } else if (pt && pt->type != JSON_NULL) {
+        return qlm_fail(QLM_E_UNSUPPORTED, "%s: pre_tokenizer \"%s\" with byte_fallback is not supported", c->path,
+                        json_get_str(pt, "type") ? json_get_str(pt, "type") : "?");
+    }
+    if (!replace)
+        return qlm_fail(QLM_E_UNSUPPORTED, "%s: byte_fallback BPE without the \" \" -> \"\xE2\x96\x81\" replacement",
+                        c->path);
+    c->b.add_space_prefix = prepend;
+    return QLM_OK;
+}
+
+static qlm_status hf_spm_model(hf_ctx *c, const json_value *root, const json_value *model)
+{
+    c->b.kind = TOK_SPM;
+    c->b.byte_fallback = true;
+    qlm_status st = hf_spm_spaces(c, root);
+    if (!st)
+        st = hf_vocab(c, model, json_get(root, "added_tokens"));
+    if (!st)
+        st = hf_merges(c, model);
+    if (st)
+        return st;
+    const char *unk = json_get_str(model, "unk_token");
+    for (size_t i = 0; i < c->n; i++) {
+        if (c->types[i] == TT_NORMAL && tok_byte_piece_value(c->tokens[i], c->lens[i]) >= 0)
+            c->types[i] = TT_BYTE;
+        if (unk && c->lens[i] == strlen(unk) && memcmp(c->tokens[i], unk, c->lens[i]) == 0) {
+            c->types[i] = TT_UNKNOWN;
+            c->b.unk = (int32_t)i;
+        }
+    }
+    if (!(c->scores = malloc(c->n * sizeof *c->scores)))
+        return qlm_fail(QLM_E_NOMEM, "%s: out of memory", c->path);
+    for (size_t i = 0; i < c->n; i++)
+        c->scores[i] = -INFINITY; /* filled from the merges once the lookup exists */
+    c->b.scores = c->scores;
+    return QLM_OK;
+}
+
+/* scores[piece] = -(rank of the first merge producing it). */
+static qlm_status hf_spm_scores(const hf_ctx *c, qlm_tokenizer *t)
+{
+    char buf[2 * TOK_MAX_TOKEN_BYTES + 2];
+    for (size_t r = 0; r < c->n_merges; r++) {
+        const char *m = c->merges[r], *sp = memchr(m, ' ', c->merge_lens[r]);
+        size_t len = c->merge_lens[r];
+        if (!sp || len > sizeof buf)
+            return qlm_fail(QLM_E_TOKENIZER, "%s: merge %zu is not \"left right\"", c->path, r);
+        size_t la = (size_t)(sp - m);
+        memcpy(buf, m, la);
+        memcpy(buf + la, sp + 1, len - la - 1);
+        int32_t id = qlm_tok_find(t, buf, len - 1);
+        if (id < 0)
+            return qlm_fail(QLM_E_TOKENIZER, "%s: merge %zu gives a piece not in the vocabulary", c->path, r);
+        if (t->scores[id] == -INFINITY)
+            t->scores[id] = -(float)r;
+    }
+    return QLM_OK;
+}
+
 static qlm_status hf_model(hf_ctx *c)
 {
     const json_value *root = json_root(c->doc);
@@ -206,9 +307,7 @@ static qlm_status hf_model(hf_ctx *c)
         return qlm_fail(QLM_E_UNSUPPORTED, "%s: model type \"%s\" (only BPE is supported)", c->path,
                         model && json_get_str(model, "type") ? json_get_str(model, "type") : "?");
     if (json_get_bool(model, "byte_fallback", false))
-        return qlm_fail(QLM_E_UNSUPPORTED,
-                        "%s: SentencePiece-style BPE (byte_fallback) in tokenizer.json is not supported; "
-                        "use the model's tokenizer.model export (llama2.c .bin) or a GGUF", c->path);
+        return hf_spm_model(c, root, model);
     const json_value *pt = json_get(root, "pre_tokenizer");
     const char *pre = byte_level_pre(pt);
     if (!pre)
@@ -408,6 +507,10 @@ qlm_status tok_load_hf(const char *path, qlm_tokenizer **out)
         c.b.merge_lens = c.merge_lens;
         c.b.n_merges = c.n_merges;
         st = tok_build_finish(&c.b, out);
+    }
+    if (!st && c.b.kind == TOK_SPM && (st = hf_spm_scores(&c, *out))) {
+        qlm_tok_free(*out);
+        *out = NULL;
     }
     hf_free(&c);
     return st;

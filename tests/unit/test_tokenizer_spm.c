@@ -2,6 +2,7 @@
  * Llama-2 tokenizer.model (golden/tokenizers.json, via the llama2.c export
  * and via llama.cpp's vocabulary GGUF), llama.cpp's ggml-vocab tests for
  * llama-spm, phi-3 and baichuan, and llama2.c's stories260K vocabulary. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -114,6 +115,114 @@ static void test_round_trip(void **state)
     assert_int_equal(bad, 0);
 }
 
+/* ---- SentencePiece-style tokenizer.json ----
+ * Hugging Face's converter writes a sentencepiece BPE model as tokenizer.json
+ * with byte_fallback: the vocabulary, and as merges every split of each piece
+ * into two pieces, in score order. We write that file for the Llama-2
+ * vocabulary (scores read from tokenizer.bin here, independently of the
+ * importer) and require sentencepiece's ids from it. */
+static float *read_l2c_scores(const char *path, size_t *n)
+{
+    size_t len;
+    unsigned char *b = (unsigned char *)tu_read(path, &len);
+    float *sc = malloc(40000 * sizeof *sc);
+    size_t at = 4, k = 0;
+    while (at + 8 <= len && k < 40000) {
+        int32_t l;
+        memcpy(&sc[k++], b + at, 4);
+        memcpy(&l, b + at + 4, 4);
+        at += 8 + (size_t)l;
+    }
+    free(b);
+    *n = k;
+    return sc;
+}
+
+static const float *g_scores;
+
+static int by_score(const void *pa, const void *pb)
+{
+    int32_t a = *(const int32_t *)pa, b = *(const int32_t *)pb;
+    if (g_scores[a] != g_scores[b])
+        return g_scores[a] > g_scores[b] ? -1 : 1;
+    return a < b ? -1 : a > b;
+}
+
+static bool is_plain_piece(const qlm_tokenizer *t, int32_t id)
+{
+    return id > 2 && id < (int32_t)qlm_tok_n_vocab(t) && !(id >= 3 && id < 259); /* not specials/bytes */
+}
+
+static void write_hf_json(const qlm_tokenizer *t, const float *scores, const char *path)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    size_t n = qlm_tok_n_vocab(t);
+    fputs("{\"added_tokens\": [{\"id\": 0, \"content\": \"<unk>\", \"special\": true},"
+          " {\"id\": 1, \"content\": \"<s>\", \"special\": true}, {\"id\": 2, \"content\": \"</s>\", \"special\": true}],\n"
+          "\"normalizer\": {\"type\": \"Sequence\", \"normalizers\": [{\"type\": \"Prepend\", \"prepend\": \"\xE2\x96\x81\"},"
+          " {\"type\": \"Replace\", \"pattern\": {\"String\": \" \"}, \"content\": \"\xE2\x96\x81\"}]},\n"
+          "\"pre_tokenizer\": null,\n"
+          "\"model\": {\"type\": \"BPE\", \"unk_token\": \"<unk>\", \"byte_fallback\": true, \"vocab\": {", f);
+    for (size_t i = 0; i < n; i++) {
+        size_t len;
+        const char *s = qlm_tok_text(t, (int32_t)i, &len);
+        fputs(i ? ", " : "", f);
+        json_write_string(f, s, len);
+        fprintf(f, ": %zu", i);
+    }
+    fputs("}, \"merges\": [", f);
+    int32_t *order = malloc(n * sizeof *order);
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (is_plain_piece(t, (int32_t)i))
+            order[m++] = (int32_t)i;
+    g_scores = scores;
+    qsort(order, m, sizeof *order, by_score);
+    bool first = true;
+    for (size_t k = 0; k < m; k++) {
+        size_t len;
+        const char *s = qlm_tok_text(t, order[k], &len);
+        for (size_t cut = 1; cut < len; cut++) {
+            if (((unsigned char)s[cut] & 0xC0) == 0x80)
+                continue; /* inside a character */
+            if (!is_plain_piece(t, qlm_tok_find(t, s, cut)) || !is_plain_piece(t, qlm_tok_find(t, s + cut, len - cut)))
+                continue;
+            fputs(first ? "" : ", ", f);
+            first = false;
+            char buf[512];
+            assert_true(len + 1 < sizeof buf);
+            memcpy(buf, s, cut);
+            buf[cut] = ' ';
+            memcpy(buf + cut + 1, s + cut, len - cut);
+            json_write_string(f, buf, len + 1);
+        }
+    }
+    fputs("]}}\n", f);
+    free(order);
+    fclose(f);
+}
+
+static void test_hf_json_spm(void **state)
+{
+    (void)state;
+    const char *bin = tu_shared("models/tokenizers/llama-spm/tokenizer.bin");
+    qlm_tokenizer *ref = tg_load_tok("models/tokenizers/llama-spm/tokenizer.bin");
+    size_t n;
+    float *scores = read_l2c_scores(bin, &n);
+    assert_int_equal(n, qlm_tok_n_vocab(ref));
+    const char *path = tu_tmp("llama-tokenizer.json");
+    write_hf_json(ref, scores, path);
+    free(scores);
+    qlm_tokenizer *t;
+    assert_ok(qlm_tok_load_path(path, &t));
+    assert_int_equal(qlm_tok_n_vocab(t), 32000);
+    assert_int_equal(tg_corpus(t, "llama_spm", false), 0);
+    assert_int_equal(tg_ggml_vocab(t, "llama-spm"), 0);
+    qlm_tok_free(t);
+    qlm_tok_free(ref);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -123,6 +232,7 @@ int main(void)
         cmocka_unit_test(test_stories260k),
         cmocka_unit_test(test_llama_sources_agree),
         cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_hf_json_spm),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
