@@ -282,6 +282,7 @@ void kcheck_mm_quant(kcheck *kc, const qlm_kernels *k)
     mm_quant_case(kc, k, 35, 28, 9, 2, 35);
     mm_quant_case(kc, k, 17, 300, 17, 0, 17); /* long rows: prefill in token chunks */
     mm_quant_case(kc, k, 9, 520, 3, 1, 9);
+    mm_quant_case(kc, k, 3, 4100, 2, 0, 3);
 }
 
 /* ---- float-weight matmuls ------------------------------------------------ */

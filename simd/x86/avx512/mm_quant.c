@@ -71,32 +71,42 @@ INLINE __m512i sum4x4(__m512i a, __m512i b, __m512i c, __m512i d)
     return _mm512_add_epi32(_mm512_unpacklo_epi64(ab, cd), _mm512_unpackhi_epi64(ab, cd));
 }
 
-/* acc = fmaf(isum, s, acc) for the 16 rows against one activation block. */
-INLINE __m512 step(const wtile *wt, const qlm_block_q8a *xb, __m512 acc, int q4)
+/* sum of the 32 codes of an activation block */
+INLINE int32_t xsum(const qlm_block_q8a *xb)
+{
+    __m256i u = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)xb->q), _mm256_set1_epi8((char)0x80));
+    __m256i s = _mm256_sad_epu8(u, _mm256_setzero_si256());
+    __m128i t = _mm_add_epi64(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+    t = _mm_add_epi64(t, _mm_unpackhi_epi64(t, t));
+    return (int32_t)_mm_cvtsi128_si64(t) - 32 * 128;
+}
+
+/* acc = fmaf(isum, s, acc) for the 16 rows against one activation block;
+ * neg = -c * sum(x) takes the unsigned offset of the weights back out. */
+INLINE __m512 step(const wtile *wt, const qlm_block_q8a *xb, int32_t neg, __m512 acc)
 {
     __m512i xlo = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)xb->q));
     __m512i xhi = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(xb->q + 16)));
-    __m512i c = _mm512_set1_epi8(q4 ? 8 : (char)0x80);
-    __m512i off = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), c, xlo), c, xhi);
-    __m512i neg = _mm512_sub_epi32(_mm512_setzero_si512(), off);
     __m512i a[4];
     #pragma GCC unroll 16
     for (int k = 0; k < 4; k++)
-        a[k] = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(neg, wt->lo[k], xlo), wt->hi[k], xhi);
-    __m512 isum = _mm512_cvtepi32_ps(sum4x4(a[0], a[1], a[2], a[3]));
+        a[k] = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), wt->lo[k], xlo), wt->hi[k], xhi);
+    __m512i is = _mm512_add_epi32(sum4x4(a[0], a[1], a[2], a[3]), _mm512_set1_epi32(neg));
     __m512 s = _mm512_mul_ps(wt->d, _mm512_set1_ps(xb->d));
-    return _mm512_fmadd_ps(isum, s, acc);
+    return _mm512_fmadd_ps(_mm512_cvtepi32_ps(is), s, acc);
 }
 
-/* Decode (one token at a time): the 4x4 transpose-add per block and token. */
-INLINE void tile_gemv(const rowset *rs, const qlm_block_q8a *x, int64_t nb, float *y, __mmask16 m,
-                      int q4)
+/* Decode (one token at a time): the 4x4 transpose-add per block. neg holds
+ * the token's offsets, or is NULL to compute them on the way. */
+INLINE void tile_gemv(const rowset *rs, const qlm_block_q8a *x, const int32_t *neg, int64_t nb,
+                      float *y, __mmask16 m, int q4)
 {
     __m512 acc = _mm512_setzero_ps();
+    int32_t c = q4 ? 8 : 128;
     for (int64_t j = 0; j < nb; j++) {
         wtile wt;
         load_tile(&wt, rs, j, q4);
-        acc = step(&wt, x + j, acc, q4);
+        acc = step(&wt, x + j, neg ? neg[j] : -c * xsum(x + j), acc);
     }
     _mm512_mask_storeu_ps(y, m, acc);
 }
@@ -148,16 +158,6 @@ INLINE void tile_gemm(const rowset *rs, const qlm_block_q8a *x, const int32_t *n
         _mm512_mask_storeu_ps(y + t * ldy, m, acc[t]);
 }
 
-/* sum of the 32 codes of an activation block */
-INLINE int32_t xsum(const qlm_block_q8a *xb)
-{
-    __m256i u = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)xb->q), _mm256_set1_epi8((char)0x80));
-    __m256i s = _mm256_sad_epu8(u, _mm256_setzero_si256());
-    __m128i t = _mm_add_epi64(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
-    t = _mm_add_epi64(t, _mm_unpackhi_epi64(t, t));
-    return (int32_t)_mm_cvtsi128_si64(t) - 32 * 128;
-}
-
 INLINE void rows_init(rowset *rs, const uint8_t *w, size_t row_bytes, int64_t r, int64_t n)
 {
     /* rows past the range repeat its last row; their lanes are not stored */
@@ -199,18 +199,23 @@ enum { NEG_CAP = 4096 }; /* int32 offsets kept on the stack: 16 KiB */
 INLINE void mm(const uint8_t *w, size_t row_bytes, const qlm_block_q8a *x, int64_t nb, int64_t nt,
                int64_t r0, int64_t r1, float *y, int64_t ldy, int q4)
 {
+    int32_t neg[NEG_CAP];
+    int64_t c = q4 ? 8 : 128;
     if (nt == 1 || nb > NEG_CAP / 8) {
-        for (int64_t t = 0; t < nt; t++)
+        for (int64_t t = 0; t < nt; t++) {
+            const qlm_block_q8a *xt = x + t * nb;
+            for (int64_t j = 0; j < nb && nb <= NEG_CAP; j++)
+                neg[j] = (int32_t)(-c * xsum(xt + j));
             for (int64_t r = r0; r < r1; r += 16) {
                 rowset rs;
                 int64_t n = r1 - r < 16 ? r1 - r : 16;
                 rows_init(&rs, w, row_bytes, r, n);
-                tile_gemv(&rs, x + t * nb, nb, y + t * ldy + r, qa5_mask(n), q4);
+                tile_gemv(&rs, xt, nb <= NEG_CAP ? neg : NULL, nb, y + t * ldy + r, qa5_mask(n), q4);
             }
+        }
         return;
     }
-    int32_t neg[NEG_CAP];
-    int64_t chunk = NEG_CAP / nb, c = q4 ? 8 : 128;
+    int64_t chunk = NEG_CAP / nb;
     for (int64_t t0 = 0; t0 < nt; t0 += chunk) {
         int64_t tn = nt - t0 < chunk ? nt - t0 : chunk;
         for (int64_t i = 0; i < tn * nb; i++)
