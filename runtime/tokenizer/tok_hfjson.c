@@ -179,14 +179,19 @@ static qlm_status hf_merges(hf_ctx *c, const json_value *model)
     return QLM_OK;
 }
 
+/* The pre-tokenizer's name, or NULL if it is not one we implement (a
+ * ByteLevel with add_prefix_space would prepend a space we do not add). */
 static const char *byte_level_pre(const json_value *pt)
 {
+    if (type_is(pt, "ByteLevel") && json_get_bool(pt, "add_prefix_space", false))
+        return NULL;
     if (type_is(pt, "ByteLevel") && json_get_bool(pt, "use_regex", true))
         return "gpt-2";
     if (!type_is(pt, "Sequence"))
         return NULL;
     const json_value *seq = json_get(pt, "pretokenizers");
-    if (!seq || seq->n != 2 || !type_is(json_at(seq, 1), "ByteLevel"))
+    if (!seq || seq->n != 2 || !type_is(json_at(seq, 1), "ByteLevel") ||
+        json_get_bool(json_at(seq, 1), "add_prefix_space", false))
         return NULL;
     const json_value *first = json_at(seq, 0), *bl = json_at(seq, 1);
     bool bl_regex = json_get_bool(bl, "use_regex", true);

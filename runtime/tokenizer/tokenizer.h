@@ -46,12 +46,15 @@ int32_t qlm_tok_find(const qlm_tokenizer *t, const char *text, size_t len);
 
 typedef struct {
     bool add_bos;        /* prepend BOS (when the vocabulary has one) */
-    bool parse_special;  /* text like "<|im_start|>" becomes the special id */
+    bool parse_special;  /* text like "<|im_start|>" becomes the special id; non-special
+                          * added tokens (e.g. Qwen3's "<think>") are matched either way,
+                          * as Hugging Face does */
 } qlm_tok_encode_opts;
 
 /* Encode UTF-8 text. Invalid UTF-8 bytes are encoded deterministically (as
  * the reference would see them after replacement with U+FFFD for byte-level
- * BPE; as byte-fallback tokens for SentencePiece) — see docs. *ids is malloc'd. */
+ * BPE; as byte-fallback tokens for SentencePiece). opts NULL: the model's
+ * add_bos, no special parsing. *ids is malloc'd (never NULL on success). */
 qlm_status qlm_tok_encode(const qlm_tokenizer *t, const char *text, size_t len,
                           const qlm_tok_encode_opts *opts, int32_t **ids, size_t *n_ids);
 
