@@ -1,0 +1,48 @@
+/* Internals of a chat session, shared by chat.c (conversation, rendering,
+ * persistence) and chat_turn.c (KV cache reuse and generation). */
+#ifndef QLM_CHAT_INT_H
+#define QLM_CHAT_INT_H
+
+#include "runtime/chat/chat.h"
+#include "runtime/chat/template.h"
+
+typedef struct {
+    char *role, *content;
+    bool protect;  /* user/system text containing special-token text: encode it as plain text */
+} chat_msg;
+
+typedef struct {
+    int32_t *v;
+    size_t n, cap;
+} id_vec;
+
+struct qlm_chat {
+    const qlm_model *model;
+    const qlm_tokenizer *tok;
+    qlm_template *tpl;
+    qlm_ctx *ctx;
+    qlm_sampler *sampler;
+    qlm_sampler_params sampling;
+    int enable_thinking;
+    int64_t n_predict;
+    FILE *dump;
+    char *system;
+    bool protect_system;  /* the system prompt has special-token text */
+    chat_msg *msgs;       /* conversation without the system prompt */
+    size_t n_msgs, cap_msgs;
+    id_vec cache;         /* the ids in the KV cache, position by position */
+    float *logits;        /* n_vocab */
+    qlm_chat_stats stats;
+};
+
+qlm_status chat_vec_push(id_vec *v, const int32_t *ids, size_t n);
+qlm_status chat_add_msg(qlm_chat *c, const char *role, const char *content, size_t len);
+void chat_pop_msg(qlm_chat *c);
+/* Remove the oldest user/assistant exchange; false if none can go. */
+bool chat_drop_oldest(qlm_chat *c);
+/* Make the KV cache hold exactly a prefix of ids: truncate to the common
+ * prefix; with `eval`, evaluate the rest (the last position's logits land
+ * in c->logits). Polls `interrupt` between chunks. */
+qlm_status chat_sync(qlm_chat *c, const int32_t *ids, size_t n, bool eval, volatile sig_atomic_t *interrupt);
+
+#endif

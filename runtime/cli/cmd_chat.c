@@ -1,0 +1,176 @@
+/* qlm chat: talk to a model in the terminal (runtime/chat/repl.c). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/chat/chat.h"
+#include "runtime/chat/lineedit.h"
+#include "runtime/chat/repl.h"
+#include "runtime/chat/template.h"
+#include "runtime/cli/cli.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: qlm chat -m MODEL.qlm [options]\n"
+            "Chat with a model. Replies stream as they are generated; Ctrl-C stops one.\n\n"
+            "  -m, --model FILE       model (.qlm; convert others with qlm convert)\n"
+            "  --tokenizer PATH       tokenizer from elsewhere (tokenizer.json, HF folder,\n"
+            "                         GGUF, llama2.c .bin) instead of the model's\n"
+            "  --system TEXT          system prompt\n"
+            "  --template T           auto (the model's own, default), a built-in\n"
+            "                         (%s) or a .jinja file\n"
+            "  --think, --no-think    Qwen3 thinking on/off (enable_thinking)\n"
+            "  --hide-think           do not print <think>...</think>\n"
+            "  --temp X               temperature (default 0.8; 0 = greedy)\n"
+            "  --top-k N, --top-p X, --min-p X, --repeat-penalty X, --seed N\n"
+            "  -n, --n-predict N      most tokens per reply (default: until end of turn)\n"
+            "  --ctx N                context size in tokens (default: the model's)\n"
+            "  -t, --threads N        threads (default: physical cores)\n"
+            "  --dump-ids FILE        log every token fed to the model (debugging)\n\n"
+            "In the chat: /help lists the commands (/reset /system /undo /save /load /set\n"
+            "/stats /context /quit). End a line with \\ to continue it, or put a message\n"
+            "between lines of \"\"\". History: $QLM_HISTORY or ~/.local/state/qlm/history.\n"
+            "Output is plain (no prompts, no colours) when stdout is not a terminal;\n"
+            "NO_COLOR turns colours off.\n",
+            qlm_tpl_builtin_names());
+}
+
+typedef struct {
+    const char *model, *tokenizer, *system, *tpl, *dump;
+    int think;
+    bool hide_think;
+    int64_t n_ctx, n_predict, threads;
+    qlm_sampler_params sp;
+} chat_flags;
+
+/* Value of a flag that takes one; NULL (with an error printed) if missing. */
+static const char *value(int argc, char **argv, int *i)
+{
+    if (*i + 1 >= argc) {
+        cli_usage_error("chat", "%s needs a value", argv[*i]);
+        return NULL;
+    }
+    return argv[++*i];
+}
+
+static int parse_flags(int argc, char **argv, chat_flags *f)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v;
+        double d;
+        int64_t k;
+#define NEXT() do { if (!(v = value(argc, argv, &i))) return 2; } while (0)
+#define NUM(lo, hi, dst) do { NEXT(); if (!cli_parse_f64(v, lo, hi, &d)) return cli_usage_error("chat", "bad value for %s: '%s'", a, v); dst = d; } while (0)
+#define INT(lo, hi, dst) do { NEXT(); if (!cli_parse_i64(v, lo, hi, &k)) return cli_usage_error("chat", "bad value for %s: '%s'", a, v); dst = k; } while (0)
+        if (!strcmp(a, "-m") || !strcmp(a, "--model")) { NEXT(); f->model = v; }
+        else if (!strcmp(a, "--tokenizer")) { NEXT(); f->tokenizer = v; }
+        else if (!strcmp(a, "--system")) { NEXT(); f->system = v; }
+        else if (!strcmp(a, "--template")) { NEXT(); f->tpl = v; }
+        else if (!strcmp(a, "--dump-ids")) { NEXT(); f->dump = v; }
+        else if (!strcmp(a, "--think")) f->think = 1;
+        else if (!strcmp(a, "--no-think")) f->think = 0;
+        else if (!strcmp(a, "--hide-think")) f->hide_think = true;
+        else if (!strcmp(a, "--temp")) NUM(0, 100, f->sp.temp);
+        else if (!strcmp(a, "--top-p")) NUM(0, 1, f->sp.top_p);
+        else if (!strcmp(a, "--min-p")) NUM(0, 1, f->sp.min_p);
+        else if (!strcmp(a, "--repeat-penalty")) NUM(0.01, 100, f->sp.repeat_penalty);
+        else if (!strcmp(a, "--top-k")) INT(0, 1 << 30, f->sp.top_k);
+        else if (!strcmp(a, "--seed")) INT(0, INT64_MAX, f->sp.seed);
+        else if (!strcmp(a, "-n") || !strcmp(a, "--n-predict")) INT(0, 1 << 30, f->n_predict);
+        else if (!strcmp(a, "--ctx")) INT(1, 1 << 24, f->n_ctx);
+        else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) INT(1, 1024, f->threads);
+        else return cli_usage_error("chat", "unknown option '%s'", a);
+#undef NEXT
+#undef NUM
+#undef INT
+    }
+    if (!f->model)
+        return cli_usage_error("chat", "missing -m MODEL.qlm");
+    return 0;
+}
+
+static qlm_status read_text(const char *path, char **out)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return qlm_fail(QLM_E_IO, "--template: no built-in named '%s' and no such file", path);
+    char *buf = malloc(1 << 20);
+    size_t n = buf ? fread(buf, 1, (1 << 20) - 1, f) : 0;
+    bool big = buf && n == (1 << 20) - 1 && fgetc(f) != EOF;
+    fclose(f);
+    if (!buf || big) {
+        free(buf);
+        return qlm_fail(QLM_E_LIMIT, "%s: template larger than 1 MiB", path);
+    }
+    buf[n] = 0;
+    *out = buf;
+    return QLM_OK;
+}
+
+/* The template text to use; *owned is set when it was read from a file. */
+static qlm_status pick_template(const char *want, const qlm_tokenizer *tok, const char **text, char **owned)
+{
+    *owned = NULL;
+    if (!want || !strcmp(want, "auto")) {
+        *text = qlm_tok_chat_template(tok);
+        if (*text)
+            return QLM_OK;
+        fprintf(stderr, "qlm chat: the model has no chat template; using chatml (see --template)\n");
+        *text = qlm_tpl_builtin("chatml");
+        return QLM_OK;
+    }
+    if ((*text = qlm_tpl_builtin(want)))
+        return QLM_OK;
+    qlm_status st = read_text(want, owned);
+    *text = *owned;
+    return st;
+}
+
+int cmd_chat(int argc, char **argv)
+{
+    if (argc >= 2 && cli_is_help(argv[1])) {
+        usage(stdout);
+        return 0;
+    }
+    chat_flags f = {.think = -1};
+    qlm_sampler_defaults(&f.sp);
+    int rc = parse_flags(argc, argv, &f);
+    if (rc)
+        return rc;
+    qlm_model *m = NULL;
+    qlm_tokenizer *tok = NULL;
+    qlm_chat *c = NULL;
+    char *owned = NULL, *hist = NULL;
+    const char *text = NULL;
+    FILE *dump = NULL;
+    qlm_status st = qlm_model_open(f.model, &m);
+    if (st == QLM_OK)
+        st = f.tokenizer ? qlm_tok_load_path(f.tokenizer, &tok) : qlm_tok_load_qlm(qlm_model_file(m), &tok);
+    if (st == QLM_OK)
+        st = pick_template(f.tpl, tok, &text, &owned);
+    if (st == QLM_OK && f.dump && !(dump = fopen(f.dump, "w")))
+        st = qlm_fail(QLM_E_IO, "cannot write %s", f.dump);
+    if (st == QLM_OK) {
+        qlm_chat_params p = {.template_text = text, .system = f.system, .enable_thinking = f.think,
+                             .n_ctx = f.n_ctx, .n_predict = f.n_predict, .n_threads = (int)f.threads,
+                             .sampling = f.sp, .dump_ids = dump};
+        st = qlm_chat_new(m, tok, &p, &c);
+    }
+    if (st == QLM_OK) {
+        hist = qlm_le_default_history();
+        const char *slash = strrchr(f.model, '/');
+        qlm_repl_opts o = {.model_name = slash ? slash + 1 : f.model, .hide_think = f.hide_think, .history = hist};
+        rc = qlm_repl_run(c, &o);
+    } else {
+        rc = cli_error(st);
+    }
+    free(hist);
+    qlm_chat_free(c);
+    if (dump)
+        fclose(dump);
+    free(owned);
+    qlm_tok_free(tok);
+    qlm_model_close(m);
+    return rc;
+}

@@ -1,0 +1,365 @@
+/* qlm chat driven through a pseudo-terminal, on a tiny synthetic model with
+ * the real SmolLM2 tokenizer (qlm synth + qlm convert): prompts, turns that
+ * stop at the length limit, /undo /reset /stats /save, multi-line input,
+ * Ctrl-C mid-reply, Ctrl-D; the token ids fed to the model for turns 1-3
+ * equal rendering and encoding each whole conversation at once; and a
+ * 64-token context survives 50 long turns. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pty.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "formats/common/json.h"
+#include "runtime/chat/template.h"
+#include "runtime/tokenizer/tokenizer.h"
+#include "tests/common/testutil.h"
+
+static char g_model[4096], g_tok[4096];
+
+/* Tiny Llama-architecture weights around the real 49152-token vocabulary. */
+static int make_model(void **state)
+{
+    (void)state;
+    snprintf(g_tok, sizeof g_tok, "%s", tu_shared("models/tokenizers/smollm2-135m-instruct"));
+    const char *cfg = tu_tmp("tiny.json");
+    FILE *f = fopen(cfg, "w");
+    if (!f)
+        return -1;
+    fputs("{\"architectures\": [\"LlamaForCausalLM\"], \"model_type\": \"llama\", \"hidden_size\": 64,"
+          " \"intermediate_size\": 128, \"num_hidden_layers\": 2, \"num_attention_heads\": 4,"
+          " \"num_key_value_heads\": 2, \"vocab_size\": 49152, \"max_position_embeddings\": 2048,"
+          " \"rms_norm_eps\": 1e-05, \"rope_theta\": 100000, \"tie_word_embeddings\": true,"
+          " \"bos_token_id\": 1, \"eos_token_id\": 2, \"hidden_act\": \"silu\", \"torch_dtype\": \"bfloat16\"}\n",
+          f);
+    fclose(f);
+    snprintf(g_model, sizeof g_model, "%s", tu_tmp("tiny.qlm"));
+    char cmd[16384], *out = NULL;
+    snprintf(cmd, sizeof cmd, "'%s' synth --config '%s' --tokenizer '%s' --seed 7 -o '%s' --threads 1 && '%s' convert '%s' -o '%s' --quiet --threads 1",
+             tu_qlm_bin(), cfg, g_tok, tu_tmp("tiny-hf"), tu_qlm_bin(), tu_tmp("tiny-hf"), g_model);
+    int rc = tu_run(cmd, &out);
+    if (rc != 0)
+        fprintf(stderr, "model fixture failed: %s\n", out);
+    free(out);
+    return rc == 0 ? 0 : -1;
+}
+
+/* ---- a child on a pseudo-terminal ------------------------------------------------ */
+
+typedef struct {
+    pid_t pid;
+    int fd;
+    char *out;       /* everything the child printed */
+    size_t n, cap, mark;
+} pty_child;
+
+static void spawn(pty_child *p, char *const argv[])
+{
+    memset(p, 0, sizeof *p);
+    struct winsize ws = {.ws_row = 40, .ws_col = 200};
+    p->pid = forkpty(&p->fd, NULL, NULL, &ws);
+    if (p->pid < 0)
+        fail_msg("forkpty: %s", strerror(errno));
+    if (p->pid == 0) {
+        setenv("QLM_HISTORY", tu_tmp("history"), 1);
+        setenv("QLM_THREADS", "1", 1);
+        setenv("NO_COLOR", "1", 1);
+        execv(tu_qlm_bin(), argv);
+        _exit(127);
+    }
+    p->cap = 1 << 16;
+    p->out = malloc(p->cap);
+}
+
+static void pump(pty_child *p, int ms)
+{
+    struct pollfd pfd = {p->fd, POLLIN, 0};
+    if (poll(&pfd, 1, ms) <= 0)
+        return;
+    if (p->n + 4096 + 1 > p->cap) {
+        p->cap *= 2;
+        p->out = realloc(p->out, p->cap);
+    }
+    ssize_t r = read(p->fd, p->out + p->n, 4096);
+    if (r > 0)
+        p->n += (size_t)r;
+    p->out[p->n] = 0;
+}
+
+/* Wait (up to 60 s) for `s` to appear after the mark; the mark moves past it. */
+static void expect(pty_child *p, const char *s)
+{
+    time_t t0 = time(NULL);
+    for (;;) {
+        if (p->n) {
+            p->out[p->n] = 0;
+            char *hit = strstr(p->out + p->mark, s);
+            if (hit) {
+                p->mark = (size_t)(hit - p->out) + strlen(s);
+                return;
+            }
+        }
+        if (time(NULL) - t0 > 60)
+            fail_msg("timed out waiting for '%s'; output so far:\n%s", s, p->out + p->mark);
+        pump(p, 100);
+    }
+}
+
+static void type_keys(pty_child *p, const char *s)
+{
+    if (write(p->fd, s, strlen(s)) != (ssize_t)strlen(s))
+        fail_msg("write to pty failed");
+}
+
+static int finish(pty_child *p)
+{
+    int status = 0;
+    time_t t0 = time(NULL);
+    while (time(NULL) - t0 < 30) {
+        struct timespec ts = {0, 20 * 1000 * 1000};
+        pump(p, 0);
+        nanosleep(&ts, NULL); /* the master reports hang-up at once: do not spin */
+        if (waitpid(p->pid, &status, WNOHANG) == p->pid) {
+            close(p->fd);
+            free(p->out);
+            return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        }
+    }
+    kill(p->pid, SIGKILL);
+    waitpid(p->pid, &status, 0);
+    fail_msg("qlm chat did not exit; output:\n%s", p->out);
+    return -1;
+}
+
+/* ---- the fed ids ------------------------------------------------------------------- */
+
+typedef struct {
+    int32_t v[8192];
+    size_t n;
+} kv_seq;
+
+/* Replays the --dump-ids log; snaps[k] is the cache after turn k's prompt. */
+static size_t replay(const char *path, kv_seq *snaps, size_t max)
+{
+    size_t len, k = 0;
+    char *text = tu_read(path, &len);
+    kv_seq kv = {.n = 0};
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        char *p = line + 1;
+        if (line[0] == 'T') {
+            size_t pos = strtoul(p, NULL, 10);
+            assert_true(pos <= kv.n);
+            kv.n = pos;
+        } else if (line[0] == 'E') {
+            size_t pos = strtoul(p, &p, 10);
+            assert_int_equal(pos, kv.n); /* evaluation continues where the cache ends */
+            for (char *e; (e = p), strtol(p, &e, 10), e != p; p = e) {
+                assert_true(kv.n < 8192);
+                kv.v[kv.n++] = (int32_t)strtol(p, NULL, 10);
+            }
+        } else if (line[0] == 'P' && k < max) {
+            snaps[k++] = kv;
+        }
+    }
+    free(text);
+    return k;
+}
+
+/* Turn k's prompt rendered from the saved conversation in one go. */
+static void whole_prompt(const qlm_tokenizer *tok, const json_value *conv, size_t turn, int32_t **ids, size_t *n)
+{
+    const json_value *msgs = json_get(conv, "messages");
+    qlm_chat_msg m[16];
+    size_t k = 0;
+    const char *sys = json_get_str(conv, "system");
+    if (sys)
+        m[k++] = (qlm_chat_msg){"system", sys, NULL};
+    for (size_t i = 0; i < 2 * turn + 1; i++)
+        m[k++] = (qlm_chat_msg){json_get_str(json_at(msgs, i), "role"), json_get_str(json_at(msgs, i), "content"), NULL};
+    qlm_template *t;
+    const char *src = qlm_tpl_builtin("chatml");
+    assert_ok(qlm_tpl_parse(src, strlen(src), &t));
+    qlm_tpl_vars v = {.messages = m, .n_messages = k, .add_generation_prompt = true, .enable_thinking = -1};
+    char *text;
+    size_t len;
+    assert_ok(qlm_tpl_render(t, &v, &text, &len));
+    qlm_tok_encode_opts o = {.add_bos = false, .parse_special = true};
+    assert_ok(qlm_tok_encode(tok, text, len, &o, ids, n));
+    free(text);
+    qlm_tpl_free(t);
+}
+
+static void check_fed_ids(const char *dump, const char *saved)
+{
+    static kv_seq snaps[3];
+    assert_int_equal(replay(dump, snaps, 3), 3);
+    size_t len;
+    char *text = tu_read(saved, &len);
+    json_doc *doc;
+    assert_ok(json_parse(text, len, &doc));
+    free(text);
+    assert_int_equal(json_get(json_root(doc), "messages")->n, 6);
+    qlm_tokenizer *tok;
+    assert_ok(qlm_tok_load_path(g_tok, &tok));
+    for (size_t turn = 0; turn < 3; turn++) {
+        int32_t *ids;
+        size_t n;
+        whole_prompt(tok, json_root(doc), turn, &ids, &n);
+        if (n != snaps[turn].n || memcmp(ids, snaps[turn].v, n * sizeof *ids) != 0)
+            fail_msg("turn %zu: the cache holds %zu ids, rendering the conversation gives %zu (or they differ)",
+                     turn + 1, snaps[turn].n, n);
+        free(ids);
+    }
+    qlm_tok_free(tok);
+    json_free(doc);
+}
+
+/* ---- tests ------------------------------------------------------------------------------ */
+
+static void test_repl_session(void **state)
+{
+    (void)state;
+    const char *dump = tu_tmp("ids.txt"), *saved = tu_tmp("conv.json"), *saved2 = tu_tmp("conv2.json");
+    static char save_cmd[8192], save2_cmd[8192];
+    snprintf(save_cmd, sizeof save_cmd, "/save %s\r", saved);
+    snprintf(save2_cmd, sizeof save2_cmd, "/save %s\r", saved2);
+    char *argv[] = {"qlm", "chat", "-m", g_model, "--tokenizer", g_tok, "--template", "chatml", "--system", "Be brief.",
+                    "-n", "8", "--temp", "0", "--dump-ids", (char *)dump, NULL};
+    pty_child p;
+    spawn(&p, argv);
+    expect(&p, "qlm chat: tiny.qlm");
+    const char *turns[] = {"Hello!\r", "What is 2+2?\r", "Tell me a story.\r"};
+    for (size_t i = 0; i < 3; i++) {
+        expect(&p, ">>> ");
+        type_keys(&p, turns[i]);
+        expect(&p, "[reply cut at the length limit]");
+    }
+    expect(&p, ">>> ");
+    type_keys(&p, save_cmd);
+    expect(&p, "saved to");
+    type_keys(&p, "/stats\r");
+    expect(&p, "6 messages");
+    expect(&p, "last reply: 8 tokens");
+    type_keys(&p, "/undo\r");
+    expect(&p, "last exchange dropped");
+    type_keys(&p, "/stats\r");
+    expect(&p, "4 messages");
+    type_keys(&p, "/reset\r");
+    expect(&p, "conversation cleared");
+    type_keys(&p, "/stats\r");
+    expect(&p, "0 messages");
+    /* multi-line input: a """ block and a backslash continuation are one message each */
+    type_keys(&p, "\"\"\"\rline one\rline two\r\"\"\"\r");
+    expect(&p, "[reply cut at the length limit]");
+    type_keys(&p, "first \\\rsecond\r");
+    expect(&p, "[reply cut at the length limit]");
+    type_keys(&p, save2_cmd);
+    expect(&p, "saved to");
+    /* Ctrl-C stops a long reply and returns to the prompt */
+    type_keys(&p, "/set n_predict 0\r");
+    expect(&p, ">>> ");
+    type_keys(&p, "Go on and on.\r");
+    struct timespec ts = {0, 300 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    type_keys(&p, "\x03");
+    expect(&p, "[interrupted]");
+    expect(&p, ">>> ");
+    type_keys(&p, "/stats\r");
+    expect(&p, "6 messages"); /* the partial reply is kept */
+    type_keys(&p, "/nonsense\r");
+    expect(&p, "unknown command /nonsense");
+    type_keys(&p, "\x04");
+    assert_int_equal(finish(&p), 0);
+
+    check_fed_ids(dump, saved);
+    size_t len;
+    char *conv2 = tu_read(saved2, &len);
+    assert_non_null(strstr(conv2, "\"line one\\nline two\""));
+    assert_non_null(strstr(conv2, "\"first \\nsecond\""));
+    free(conv2);
+    /* history persisted, multi-line entries included */
+    char *hist = tu_read(tu_tmp("history"), &len);
+    assert_non_null(strstr(hist, "What is 2+2?\n"));
+    assert_non_null(strstr(hist, "line one\\nline two\n"));
+    free(hist);
+}
+
+static void test_ctrl_c_at_prompt_exits(void **state)
+{
+    (void)state;
+    char *argv[] = {"qlm", "chat", "-m", g_model, "--tokenizer", g_tok, "--template", "chatml", NULL};
+    pty_child p;
+    spawn(&p, argv);
+    expect(&p, ">>> ");
+    type_keys(&p, "half a line\x03");
+    expect(&p, "\x1b[?2004l"); /* the line editor let go of the line... */
+    expect(&p, ">>> ");         /* ...and a non-empty line is only cancelled */
+    type_keys(&p, "\x03");
+    assert_int_equal(finish(&p), 0);
+}
+
+/* Scripted (stdin/stdout not a terminal), 50 long turns in a 64-token context. */
+static void test_context_overflow(void **state)
+{
+    (void)state;
+    const char *in = tu_tmp("long.txt");
+    FILE *f = fopen(in, "w");
+    for (int i = 0; i < 50; i++)
+        fprintf(f, "Turn %d: tell me everything about the weather, the sea and the mountains today\n", i);
+    fclose(f);
+    static char cmd[32768];
+    char *out = NULL;
+    snprintf(cmd, sizeof cmd,
+             "QLM_THREADS=1 QLM_HISTORY='%s' '%s' chat -m '%s' --tokenizer '%s' --template chatml --system 'Be brief.' "
+             "--ctx 64 -n 6 --temp 0 < '%s' 2>&1 >/dev/null",
+             tu_tmp("hist2"), tu_qlm_bin(), g_model, g_tok, in);
+    int rc = tu_run(cmd, &out);
+    if (rc != 0)
+        fail_msg("qlm chat exited %d:\n%s", rc, out);
+    assert_non_null(strstr(out, "[context full: dropped the"));
+    assert_null(strstr(out, "qlm:"));
+    free(out);
+}
+
+static void test_bad_usage(void **state)
+{
+    (void)state;
+    static char cmd[32768];
+    char *out = NULL;
+    snprintf(cmd, sizeof cmd, "'%s' chat", tu_qlm_bin());
+    assert_int_equal(tu_run(cmd, &out), 2);
+    free(out);
+    snprintf(cmd, sizeof cmd, "'%s' chat -m x.qlm --bogus", tu_qlm_bin());
+    assert_int_equal(tu_run(cmd, &out), 2);
+    assert_non_null(strstr(out, "--bogus"));
+    free(out);
+    snprintf(cmd, sizeof cmd, "'%s' chat -m '%s' --temp abc", tu_qlm_bin(), g_model);
+    assert_int_equal(tu_run(cmd, &out), 2);
+    free(out);
+    snprintf(cmd, sizeof cmd, "'%s' chat -m /nonexistent.qlm < /dev/null", tu_qlm_bin());
+    assert_int_equal(tu_run(cmd, &out), 1);
+    assert_non_null(strstr(out, "qlm: "));
+    free(out);
+    snprintf(cmd, sizeof cmd, "'%s' chat -m '%s' --tokenizer '%s' --template /nonexistent.jinja < /dev/null",
+             tu_qlm_bin(), g_model, g_tok);
+    assert_int_equal(tu_run(cmd, &out), 1);
+    assert_non_null(strstr(out, "nonexistent.jinja"));
+    free(out);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bad_usage),
+        cmocka_unit_test(test_repl_session),
+        cmocka_unit_test(test_ctrl_c_at_prompt_exits),
+        cmocka_unit_test(test_context_overflow),
+    };
+    return cmocka_run_group_tests(tests, make_model, NULL);
+}
