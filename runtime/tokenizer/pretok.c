@@ -25,7 +25,6 @@ typedef size_t (*stage_fn)(const char *s, size_t len, size_t i, size_t *next);
 #define MAX_STAGES 6
 
 struct qlm_pretok {
-    const char *names[4]; /* the first is the canonical name */
     stage_fn stages[MAX_STAGES];
     size_t n_stages;
 };
@@ -350,40 +349,39 @@ static size_t at_digits3(const char *s, size_t len, size_t i, size_t *next)
 
 /* ---- the table --------------------------------------------------------------- */
 
-static const qlm_pretok PRETOKS[] = {
-    {{"gpt-2", "gpt-neox", "mpt", "default"}, {at_gpt2}, 1},
-    {{"llama-bpe", "llama3"}, {at_llama3}, 1},
-    {{"qwen2"}, {at_qwen2}, 1},
-    {{"smollm", "starcoder", "refact"}, {at_num1, at_gpt2}, 2},
-    {{"falcon"}, {at_puncts, at_gpt2, at_byte_nums, at_digits3}, 4},
-    /* Split [\r\n], \s?\p{L}+, \s?\p{P}+, [一-龥ࠀ-一가-퟿]+, Digits(individual) */
-    {{"deepseek-coder"}, {at_nl1, at_ws_letters, at_ws_puncts, at_cjk, at_num1}, 5},
-    /* Split [\r\n], \s?[letters]+, \s?[punct]+, \s+$, [一-龥ࠀ-一가-퟿]+, \p{N}+ */
-    {{"deepseek-llm"}, {at_nl1, at_ws_ds_letters, at_ws_ds_puncts, at_trailing_ws, at_cjk, at_nums}, 6},
+static const qlm_pretok GPT2 = {{at_gpt2}, 1};
+static const qlm_pretok LLAMA3 = {{at_llama3}, 1};
+static const qlm_pretok QWEN2 = {{at_qwen2}, 1};
+static const qlm_pretok SMOLLM = {{at_num1, at_gpt2}, 2};
+static const qlm_pretok FALCON = {{at_puncts, at_gpt2, at_byte_nums, at_digits3}, 4};
+/* Split [\r\n], \s?\p{L}+, \s?\p{P}+, [一-龥ࠀ-一가-퟿]+, Digits(individual) */
+static const qlm_pretok DEEPSEEK_CODER = {{at_nl1, at_ws_letters, at_ws_puncts, at_cjk, at_num1}, 5};
+/* Split [\r\n], \s?[letters]+, \s?[punct]+, \s+$, [一-龥ࠀ-一가-퟿]+, \p{N}+ */
+static const qlm_pretok DEEPSEEK_LLM = {{at_nl1, at_ws_ds_letters, at_ws_ds_puncts, at_trailing_ws, at_cjk, at_nums}, 6};
+
+static const struct {
+    const char *name;
+    const qlm_pretok *pre;
+} NAMES[] = {
+    {"gpt-2", &GPT2},       {"gpt-neox", &GPT2},     {"mpt", &GPT2},           {"default", &GPT2},
+    {"llama-bpe", &LLAMA3}, {"llama3", &LLAMA3},     {"qwen2", &QWEN2},        {"smollm", &SMOLLM},
+    {"starcoder", &SMOLLM}, {"refact", &SMOLLM},     {"falcon", &FALCON},      {"deepseek-coder", &DEEPSEEK_CODER},
+    {"deepseek-llm", &DEEPSEEK_LLM},
 };
 
-#define N_PRETOKS (sizeof PRETOKS / sizeof *PRETOKS)
+#define N_NAMES (sizeof NAMES / sizeof *NAMES)
 
 const qlm_pretok *qlm_pretok_find(const char *name)
 {
-    if (!name)
-        return NULL;
-    for (size_t i = 0; i < N_PRETOKS; i++)
-        for (size_t k = 0; k < 4 && PRETOKS[i].names[k]; k++)
-            if (!strcmp(name, PRETOKS[i].names[k]))
-                return &PRETOKS[i];
+    for (size_t i = 0; name && i < N_NAMES; i++)
+        if (!strcmp(name, NAMES[i].name))
+            return NAMES[i].pre;
     return NULL;
 }
 
 bool qlm_pretok_known(const char *name) { return qlm_pretok_find(name) != NULL; }
 
-const char *const *qlm_pretok_names(void)
-{
-    static const char *const names[] = {"gpt-2", "gpt-neox", "mpt", "default", "llama-bpe", "llama3",
-                                        "qwen2", "smollm", "starcoder", "refact", "falcon",
-                                        "deepseek-coder", "deepseek-llm", NULL};
-    return names;
-}
+const char *qlm_pretok_name(size_t i) { return i < N_NAMES ? NAMES[i].name : NULL; }
 
 static qlm_status run_stage(const qlm_pretok *p, size_t k, const char *s, size_t len, qlm_pretok_sink sink,
                             void *ctx)

@@ -29,8 +29,8 @@ typedef struct qlm_pretok qlm_pretok;
 /* True if `name` is a pre-tokenizer qlm implements (see the list above). */
 bool qlm_pretok_known(const char *name);
 
-/* NULL-terminated list of every supported name, for error messages. */
-const char *const *qlm_pretok_names(void);
+/* The i-th supported name (for error messages and tests), NULL past the end. */
+const char *qlm_pretok_name(size_t i);
 
 /* The pre-tokenizer called `name`, or NULL. Static: never freed. */
 const qlm_pretok *qlm_pretok_find(const char *name);

@@ -71,11 +71,10 @@ static void build(void)
         mer[n_mer] = cat(tok[a], tok_len[a], tok[b], tok_len[b], ' ', &mer_len[n_mer]);
         n_mer++;
     }
-    const char *const *names = qlm_pretok_names();
-    for (n_pre = 0; names[n_pre] && n_pre < N_PRE; n_pre++)
+    for (n_pre = 0; qlm_pretok_name(n_pre) && n_pre < N_PRE; n_pre++)
         for (int nfc = 0; nfc < 2; nfc++) {
             if (qlm_bpe_new((const char *const *)tok, tok_len, n_tok, (const char *const *)mer, mer_len, n_mer,
-                            names[n_pre], &bpe[n_pre][nfc]) ||
+                            qlm_pretok_name(n_pre), &bpe[n_pre][nfc]) ||
                 qlm_bpe_set_normalizer(bpe[n_pre][nfc], nfc ? "NFC" : NULL))
                 abort();
             qlm_bpe_set_ignore_merges(bpe[n_pre][nfc], n_pre % 2);
