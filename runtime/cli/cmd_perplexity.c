@@ -1,0 +1,214 @@
+/* qlm perplexity: llama.cpp's perplexity method, so numbers compare.
+ *
+ * The whole file is tokenized (BOS first when the vocabulary adds one) and
+ * cut into floor(n / ctx) chunks of ctx tokens; each chunk runs from an empty
+ * context with its first token replaced by BOS (when add_bos), and only its
+ * second half is scored: the logits at positions ctx/2 .. ctx-2 predict the
+ * next token. PPL = exp(mean NLL); the +/- is llama.cpp's: sqrt of the
+ * NLL variance / (count - 1), times PPL. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "formats/common/mapfile.h"
+#include "runtime/cli/cli.h"
+#include "runtime/cli/run_gen.h"
+#include "simd/ref/qmath.h"
+
+#define MAX_TEXT_BYTES ((size_t)1 << 30)
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: qlm perplexity -m MODEL.qlm -f TEXT [--ctx N] [--chunks N] [--threads T] [--json]\n"
+               "\n"
+               "Perplexity of TEXT as llama.cpp's llama-perplexity computes it: chunks of --ctx tokens\n"
+               "(default 512), each starting with BOS, scored on their second half. Prints the running\n"
+               "value per chunk ([1]75.2332,[2]64.3911,...) and 'Final estimate: PPL = X +/- Y';\n"
+               "progress on stderr. --json prints one JSON object instead.\n");
+}
+
+typedef struct {
+    const char *model, *file;
+    int64_t ctx, chunks, threads;
+    bool json;
+} ppl_opts;
+
+static int parse_args(int argc, char **argv, ppl_opts *o)
+{
+    o->ctx = 512;
+    o->chunks = -1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (cli_is_help(a)) {
+            usage(stdout);
+            return -1;
+        }
+        if (strcmp(a, "--json") == 0) {
+            o->json = true;
+            continue;
+        }
+        static const char *const known = " -m --model -f --file -c --ctx --chunks -t --threads ";
+        char key[64];
+        snprintf(key, sizeof key, " %.60s ", a);
+        if (!strstr(known, key))
+            return cli_usage_error("perplexity", "unknown option '%s'", a);
+        if (i + 1 >= argc)
+            return cli_usage_error("perplexity", "%s needs a value", a);
+        const char *v = argv[++i];
+        if (strcmp(a, "-m") == 0 || strcmp(a, "--model") == 0)
+            o->model = v;
+        else if (strcmp(a, "-f") == 0 || strcmp(a, "--file") == 0)
+            o->file = v;
+        else if (strcmp(a, "-c") == 0 || strcmp(a, "--ctx") == 0) {
+            if (!cli_parse_i64(v, 4, 1 << 20, &o->ctx))
+                return cli_usage_error("perplexity", "--ctx: '%s' is not an integer in [4, %d]", v, 1 << 20);
+        } else if (strcmp(a, "--chunks") == 0) {
+            if (!cli_parse_i64(v, 1, INT32_MAX, &o->chunks))
+                return cli_usage_error("perplexity", "--chunks: '%s' is not a positive integer", v);
+        } else if (strcmp(a, "-t") == 0 || strcmp(a, "--threads") == 0) {
+            if (!cli_parse_i64(v, 1, 256, &o->threads))
+                return cli_usage_error("perplexity", "--threads: '%s' is not an integer in [1, 256]", v);
+        }
+    }
+    if (!o->model || !o->file)
+        return cli_usage_error("perplexity", "-m MODEL and -f TEXT are required");
+    return 0;
+}
+
+/* -log softmax(logits)[tok], with a double sum of deterministic exps. */
+static double nll_of(const float *lg, int64_t V, int32_t tok)
+{
+    float mx = lg[0];
+    for (int64_t i = 1; i < V; i++)
+        mx = lg[i] > mx ? lg[i] : mx;
+    double sum = 0;
+    for (int64_t i = 0; i < V; i++)
+        sum += qlm_expf(lg[i] - mx);
+    return -((double)(lg[tok] - mx) - qlm_log_d(sum));
+}
+
+static qlm_status tokenize_file(const char *path, const qlm_tokenizer *tok, int32_t **ids, size_t *n)
+{
+    char *text;
+    size_t len;
+    qlm_status st = qlm_read_file(path, MAX_TEXT_BYTES, &text, &len);
+    if (st != QLM_OK)
+        return st;
+    qlm_tok_encode_opts eo = {qlm_tok_add_bos(tok), false};
+    st = qlm_tok_encode(tok, text, len, &eo, ids, n);
+    free(text);
+    return st;
+}
+
+typedef struct {
+    double nll, nll2;
+    int64_t count;
+} ppl_acc;
+
+/* One chunk: first half unscored (no logits), second half with logits. */
+static qlm_status score_chunk(run_env *env, const int32_t *tok, int64_t ctx, int32_t bos, float *lg, ppl_acc *acc)
+{
+    int64_t V = qlm_model_hparams(env->m)->n_vocab, first = ctx / 2;
+    int32_t head = bos >= 0 ? bos : tok[0];
+    qlm_status st = qlm_ctx_truncate(env->c, 0);
+    if (st == QLM_OK)
+        st = qlm_ctx_eval(env->c, &head, 1, NULL, false);
+    if (st == QLM_OK && first > 1)
+        st = qlm_ctx_eval(env->c, tok + 1, first - 1, NULL, false);
+    if (st == QLM_OK)
+        st = qlm_ctx_eval(env->c, tok + first, ctx - first, lg, true);
+    if (st != QLM_OK)
+        return st;
+    for (int64_t j = 0; j < ctx - 1 - first; j++) {
+        double v = nll_of(lg + j * V, V, tok[first + j + 1]);
+        acc->nll += v;
+        acc->nll2 += v * v;
+        acc->count++;
+    }
+    return QLM_OK;
+}
+
+static int ppl_main(const ppl_opts *o)
+{
+    run_env env = {0};
+    int32_t *ids = NULL;
+    size_t n_ids = 0;
+    float *lg = NULL;
+    double *chunk_ppl = NULL;
+    qlm_status st = qlm_model_open(o->model, &env.m);
+    if (st != QLM_OK)
+        return cli_error(st);
+    const qlm_hparams *hp = qlm_model_hparams(env.m);
+    if ((st = qlm_tok_load_qlm(qlm_model_file(env.m), &env.tok)) != QLM_OK)
+        goto out;
+    double t0 = run_now();
+    if ((st = tokenize_file(o->file, env.tok, &ids, &n_ids)) != QLM_OK)
+        goto out;
+    fprintf(stderr, "perplexity: %zu tokens in %.2f s\n", n_ids, run_now() - t0);
+    int64_t n_chunks = (int64_t)n_ids / o->ctx;
+    if ((int64_t)n_ids < 2 * o->ctx) {
+        st = qlm_fail(QLM_E_ARG, "%s has %zu tokens; at least 2 x ctx = %lld are needed", o->file, n_ids,
+                      (long long)(2 * o->ctx));
+        goto out;
+    }
+    if (o->chunks > 0 && o->chunks < n_chunks)
+        n_chunks = o->chunks;
+    qlm_ctx_params cp = {o->ctx, (int)o->threads, 0};
+    if ((st = qlm_ctx_new(env.m, &cp, &env.c)) != QLM_OK)
+        goto out;
+    lg = malloc(sizeof(float) * (size_t)((o->ctx - o->ctx / 2) * hp->n_vocab));
+    chunk_ppl = malloc(sizeof(double) * (size_t)n_chunks);
+    if (!lg || !chunk_ppl) {
+        st = qlm_fail(QLM_E_NOMEM, "out of memory for logits");
+        goto out;
+    }
+    int32_t bos = qlm_tok_add_bos(env.tok) ? qlm_tok_bos(env.tok) : -1;
+    fprintf(stderr, "perplexity: %lld chunks of %lld tokens\n", (long long)n_chunks, (long long)o->ctx);
+    ppl_acc acc = {0, 0, 0};
+    t0 = run_now();
+    for (int64_t i = 0; i < n_chunks; i++) {
+        if ((st = score_chunk(&env, ids + i * o->ctx, o->ctx, bos, lg, &acc)) != QLM_OK)
+            goto out;
+        chunk_ppl[i] = exp(acc.nll / (double)acc.count);
+        if (!o->json) {
+            printf("[%lld]%.4f,", (long long)(i + 1), chunk_ppl[i]);
+            fflush(stdout);
+        }
+        if (i == 0 || (i + 1) % 100 == 0 || i + 1 == n_chunks) {
+            double el = run_now() - t0;
+            fprintf(stderr, "perplexity: chunk %lld/%lld, %.1f s, ETA %.1f s\n", (long long)(i + 1),
+                    (long long)n_chunks, el, el / (double)(i + 1) * (double)(n_chunks - i - 1));
+        }
+    }
+    double nll = acc.nll / (double)acc.count, nll2 = acc.nll2 / (double)acc.count - nll * nll;
+    double ppl = exp(nll), err = nll2 > 0 ? sqrt(nll2 / (double)(acc.count - 1)) * ppl : NAN;
+    if (o->json) {
+        printf("{\"ppl\":%.6f,\"ppl_err\":%.6f,\"ctx\":%lld,\"chunks\":%lld,\"tokens\":%zu,\"scored\":%lld,"
+               "\"seconds\":%.3f,\"chunk_ppl\":[",
+               ppl, err, (long long)o->ctx, (long long)n_chunks, n_ids, (long long)acc.count, run_now() - t0);
+        for (int64_t i = 0; i < n_chunks; i++)
+            printf("%s%.4f", i ? "," : "", chunk_ppl[i]);
+        printf("]}\n");
+    } else {
+        printf("\nFinal estimate: PPL = %.4f +/- %.5f\n", ppl, err);
+    }
+out:
+    free(lg);
+    free(chunk_ppl);
+    free(ids);
+    qlm_ctx_free(env.c);
+    if (env.tok)
+        qlm_tok_free(env.tok);
+    qlm_model_close(env.m);
+    return st == QLM_OK ? 0 : cli_error(st);
+}
+
+int cmd_perplexity(int argc, char **argv)
+{
+    ppl_opts o = {0};
+    int r = parse_args(argc, argv, &o);
+    if (r)
+        return r < 0 ? 0 : r;
+    return ppl_main(&o);
+}
