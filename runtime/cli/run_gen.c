@@ -128,8 +128,11 @@ qlm_status run_generate(run_env *env, run_job *job)
     if ((st = qlm_sampler_new(&job->sp, V, &smp)) != QLM_OK)
         return st;
     int32_t *hist = malloc(sizeof *hist * (size_t)(n_ctx + 1));
+    /* enough for any piece, each byte possibly widened to U+FFFD (tokenizer.h) */
+    size_t pcap = (env->tok ? 3 * (qlm_tok_max_piece(env->tok) + 4) : 0) + 64;
+    char *pc = malloc(pcap);
     buf out = {0};
-    if (!hist || buf_add(&out, "", 0) != QLM_OK) {
+    if (!hist || !pc || buf_add(&out, "", 0) != QLM_OK) {
         st = qlm_fail(QLM_E_NOMEM, "out of memory for the token history");
         goto done;
     }
@@ -138,11 +141,10 @@ qlm_status run_generate(run_env *env, run_job *job)
     /* the prompt, echoed through the same decoder (BOS itself is not printed) */
     qlm_detok_stream ds;
     qlm_detok_init(&ds);
-    char pc[1024];
     for (int64_t i = 0; i < job->n_ids; i++) {
         if (i == 0 && env->tok && job->ids[0] == qlm_tok_bos(env->tok))
             continue;
-        emit(job->stream, pc, piece(env, &ds, job->ids[i], pc, sizeof pc));
+        emit(job->stream, pc, piece(env, &ds, job->ids[i], pc, pcap));
     }
     double t0 = run_now();
     if ((st = eval_prompt(env, job)) != QLM_OK)
@@ -160,7 +162,7 @@ qlm_status run_generate(run_env *env, run_job *job)
         }
         hist[n_hist++] = next;
         job->n_gen++;
-        if ((st = buf_add(&out, pc, piece(env, &ds, next, pc, sizeof pc))) != QLM_OK)
+        if ((st = buf_add(&out, pc, piece(env, &ds, next, pc, pcap))) != QLM_OK)
             goto done;
         /* a stop string may straddle pieces: held-back bytes are searched again */
         int64_t at = job->n_stops ? find_stop(job, out.p, emitted, out.len) : -1;
@@ -187,7 +189,7 @@ qlm_status run_generate(run_env *env, run_job *job)
     if (job->n_gen == limit && job->n_predict < 0)
         job->reason = "context";
     if (strcmp(job->reason, "stop") != 0) {
-        size_t n = env->tok ? qlm_detok_flush(&ds, pc, sizeof pc) : 0;
+        size_t n = env->tok ? qlm_detok_flush(&ds, pc, pcap) : 0;
         if ((st = buf_add(&out, pc, n)) != QLM_OK)
             goto done;
         emit(job->stream, out.p + emitted, out.len - emitted);
@@ -201,6 +203,7 @@ done:
         free(out.p);
     }
     free(hist);
+    free(pc);
     qlm_sampler_free(smp);
     return st;
 }
