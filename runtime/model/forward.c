@@ -14,6 +14,10 @@
 #include "formats/quant/quant.h"
 #include "runtime/model/ctx_int.h"
 
+/* Below this many multiply-adds an op runs on one thread: waking the team
+ * costs more than it saves (and much more on a loaded machine). */
+#define MIN_PARALLEL_WORK 32768
+
 /* Row r0 of the i-th of T parts of [0, rows): multiples of 16 rows so SIMD
  * kernels get whole row groups; the last part takes the remainder. */
 static int64_t part(int64_t rows, int T, int i)
@@ -44,7 +48,7 @@ static void matmul(const qlm_ctx *c, const qlm_mat *w, const float *x, const qlm
                    float *y, int64_t ldy)
 {
     int T = c->n_threads;
-    if (T == 1 || w->rows < 32) {
+    if (T == 1 || w->rows < 32 || w->rows * w->cols * nt < MIN_PARALLEL_WORK) {
         mm_rows(c->k, w, x, xq, nt, 0, w->rows, y, ldy);
         return;
     }
@@ -129,7 +133,8 @@ static void attention(const qlm_ctx *c, int64_t l, int64_t nt, int64_t pos0)
     const float *kc = c->kc + l * c->n_ctx * kvd, *vc = c->vc + l * c->n_ctx * kvd;
     float scale = (float)(1.0 / sqrt((double)hd));
     int64_t pairs = nt * H;
-#pragma omp parallel for num_threads(c->n_threads) schedule(static) if (c->n_threads > 1 && pairs > 1)
+    bool par = c->n_threads > 1 && pairs > 1 && pairs * (pos0 + nt) * hd >= MIN_PARALLEL_WORK;
+#pragma omp parallel for num_threads(c->n_threads) schedule(static) if (par)
     for (int64_t i = 0; i < pairs; i++) {
         int64_t t = i / H, h = i % H, n_keys = pos0 + t + 1, off = (h / group) * hd;
         const float *q = c->q + t * qd + h * hd;

@@ -51,7 +51,7 @@ static double max_err(const tiny_spec *s, const char *name, double *rms_out)
     tokens(tok, N_TOK, s->V);
     double *ref = malloc(sizeof(double) * N_TOK * s->V);
     tiny_reference(tm, tok, N_TOK, ref);
-    float *lg = run_model(path, 2, 16, tok, N_TOK, N_TOK);
+    float *lg = run_model(path, 1, 16, tok, N_TOK, N_TOK);
     double err = 0, ss = 0;
     for (int64_t i = 0; i < N_TOK * s->V; i++) {
         double e = fabs(lg[i] - ref[i]);
@@ -192,11 +192,11 @@ static void test_isa_equal(void **state)
         s.wtype = dts[d];
         tiny_free(tiny_write(&s, path, NULL, NULL));
         assert_ok(qlm_kernels_select("scalar"));
-        float *ref = run_model(path, 2, 0, tok, N_TOK, N_TOK);
+        float *ref = run_model(path, 1, 0, tok, N_TOK, N_TOK);
         for (int i = 0; i < 3; i++) {
             if (qlm_kernels_select(isas[i]) != QLM_OK)
                 continue;
-            float *got = run_model(path, 2, 0, tok, N_TOK, N_TOK);
+            float *got = run_model(path, 1, 0, tok, N_TOK, N_TOK);
             if (memcmp(ref, got, sizeof(float) * N_TOK * (size_t)s.V) != 0)
                 fail_msg("%s logits differ from scalar (weights dtype %d)", isas[i], (int)dts[d]);
             print_message("%s == scalar (dtype %d)\n", isas[i], (int)dts[d]);
