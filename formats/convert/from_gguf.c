@@ -117,15 +117,16 @@ static qlm_status parse_sizes(ctx *c, qlm_hfconfig *h)
         return qlm_fail(QLM_E_VALUE, "%s: head size %lld must be even and heads x head size at most %d", c->path,
                         (long long)h->head_dim, MAX_DIM);
     /* Features qlm does not run: V heads of another size, partial rotary. */
-    int64_t v;
-    if ((st = get_int(c, "attention.value_length", h->head_dim, MAX_DIM, &v)) ||
-        (v != h->head_dim && (st = qlm_fail(QLM_E_UNSUPPORTED, "%s: value_length %lld differs from key_length %lld",
-                                            c->path, (long long)v, (long long)h->head_dim))))
+    int64_t v_len, rope_dims;
+    if ((st = get_int(c, "attention.value_length", h->head_dim, MAX_DIM, &v_len)) ||
+        (st = get_int(c, "rope.dimension_count", h->head_dim, MAX_DIM, &rope_dims)))
         return st;
-    if ((st = get_int(c, "rope.dimension_count", h->head_dim, MAX_DIM, &v)) ||
-        (v != h->head_dim && (st = qlm_fail(QLM_E_UNSUPPORTED, "%s: RoPE on %lld of %lld head dimensions",
-                                            c->path, (long long)v, (long long)h->head_dim))))
-        return st;
+    if (v_len != h->head_dim)
+        return qlm_fail(QLM_E_UNSUPPORTED, "%s: value_length %lld differs from key_length %lld", c->path,
+                        (long long)v_len, (long long)h->head_dim);
+    if (rope_dims != h->head_dim)
+        return qlm_fail(QLM_E_UNSUPPORTED, "%s: RoPE on %lld of %lld head dimensions", c->path,
+                        (long long)rope_dims, (long long)h->head_dim);
     return QLM_OK;
 }
 
@@ -136,9 +137,9 @@ static qlm_status parse_rope(ctx *c, qlm_hfconfig *h)
     if (st)
         return st;
     h->rope = QLM_ROPE_NONE;
-    const char *type = "none";
+    const char *type = "none", *key = akey(c, "rope.scaling.type");
     size_t len = 4;
-    if (gguf_has(c->g, akey(c, "rope.scaling.type")) && (st = gguf_get_str(c->g, c->key, &type, &len)))
+    if (gguf_has(c->g, key) && (st = gguf_get_str(c->g, key, &type, &len)))
         return qlm_fail_context(st, "%s", c->path);
     if (len == 4 && !memcmp(type, "none", 4)) {
         if (!gguf_has(c->g, akey(c, "rope.scale_linear"))) /* older spelling of linear scaling */
