@@ -15,6 +15,11 @@
 #include <stdint.h>
 #include <string.h>
 
+/* Arrays and tensors are handed out as raw little-endian bytes in the mapping. */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "qlm reads and writes little-endian data in place: big-endian hosts are not supported"
+#endif
+
 #define QLM_MAGIC "\x89QLM\r\n\x1a\n" /* 8 bytes, PNG-style: catches text-mode mangling */
 #define QLM_MAGIC_LEN 8
 #define QLM_VERSION 1

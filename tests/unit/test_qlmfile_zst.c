@@ -209,6 +209,28 @@ static void test_bad_frames(void **state)
     free(z);
 }
 
+/* Four processes opening the same new .zst at once: all succeed, and exactly
+ * one complete cache entry remains (each decompresses to its own temp file
+ * and the renames are atomic). */
+static void test_concurrent_first_open(void **state)
+{
+    (void)state;
+    const char *src = tu_tmp("m4.qlm"), *zst = tu_tmp("m4.qlm.zst");
+    tu_qlm_fixture(src, tu_fix_n_tensors, 1);
+    assert_ok(qlm_zst_compress(src, zst, 1));
+    int temps, before = cache_entries(&temps);
+    char cmd[8192], *out;
+    snprintf(cmd, sizeof cmd,
+             "for i in 1 2 3 4; do ('%s' inspect --verify '%s' > /dev/null || echo FAILED) & done; wait",
+             tu_qlm_bin(), zst);
+    assert_int_equal(tu_run(cmd, &out), 0);
+    if (strstr(out, "FAILED"))
+        fail_msg("a concurrent open failed: %s", out);
+    free(out);
+    assert_int_equal(cache_entries(&temps), before + 1);
+    assert_int_equal(temps, 0);
+}
+
 static void test_compress_errors(void **state)
 {
     (void)state;
@@ -246,6 +268,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_compress_open_decompress),
         cmocka_unit_test(test_bad_frames),
+        cmocka_unit_test(test_concurrent_first_open),
         cmocka_unit_test(test_compress_errors),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
