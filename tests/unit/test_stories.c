@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "formats/common/json.h"
 #include "tests/common/testutil.h"
 
 #define STORIES "models/stories260K/"
@@ -129,12 +130,62 @@ static void test_ppl_first_chunks(void **state)
     remove(m);
 }
 
+/* -f FILE and --batch give the same text as -p; perplexity's bad input. */
+static void test_cli_paths(void **state)
+{
+    (void)state;
+    const char *m = convert(STORIES "stories260K-q8_0.gguf", "q8", "");
+    char *p = run(m, "-p 'Once upon a time' --temp 0 -n 40");
+    const char *pf = tu_tmp("prompt.txt");
+    FILE *f = fopen(pf, "w");
+    fputs("Once upon a time", f);
+    fclose(f);
+    char args[4400];
+    snprintf(args, sizeof args, "-f '%s' --temp 0 -n 40", pf);
+    char *q = run(m, args);
+    assert_string_equal(p, q);
+    free(q);
+    /* --batch: the output field is the continuation alone */
+    const char *bf = tu_tmp("batch.jsonl");
+    f = fopen(bf, "w");
+    fputs("{\"prompt\": \"Once upon a time\", \"n\": 40, \"temp\": 0}\n", f);
+    fclose(f);
+    snprintf(args, sizeof args, "--batch '%s'", bf);
+    q = run(m, args);
+    json_doc *d;
+    assert_ok(json_parse(q, strlen(q), &d));
+    const char *cont = json_get_str(json_root(d), "output");
+    assert_non_null(cont);
+    size_t lp = strlen("Once upon a time");
+    assert_int_equal(strlen(cont), strlen(p) - lp - 1); /* minus the prompt and the final newline */
+    assert_memory_equal(cont, p + lp, strlen(cont));
+    assert_string_equal(json_get_str(json_root(d), "prompt"), "Once upon a time");
+    json_free(d);
+    free(q);
+    free(p);
+
+    char cmd[16384], *out;
+    snprintf(cmd, sizeof cmd, "'%s' perplexity -m '%s' -f '%s' --ctx 4096", tu_qlm_bin(), m, pf);
+    assert_int_equal(tu_run(cmd, &out), 1);
+    assert_non_null(strstr(out, "at least 2 x ctx"));
+    free(out);
+    snprintf(cmd, sizeof cmd, "'%s' perplexity -m '%s' -f '%s' --bogus", tu_qlm_bin(), m, pf);
+    assert_int_equal(tu_run(cmd, &out), 2);
+    assert_non_null(strstr(out, "unknown option '--bogus'"));
+    free(out);
+    snprintf(cmd, sizeof cmd, "'%s' perplexity -m '%s'", tu_qlm_bin(), m);
+    assert_int_equal(tu_run(cmd, &out), 2);
+    free(out);
+    remove(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_llama2c_checkpoint),
         cmocka_unit_test(test_gguf_greedy),
         cmocka_unit_test(test_ppl_first_chunks),
+        cmocka_unit_test(test_cli_paths),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
