@@ -9,6 +9,7 @@
 #include "formats/convert/hfconfig.h"
 #include "formats/qlm/keys.h"
 #include "formats/safetensors/safetensors.h"
+#include "runtime/tokenizer/tokenizer.h"
 
 static qlm_status join(char *buf, size_t cap, const char *dir, const char *name)
 {
@@ -101,6 +102,25 @@ static qlm_status write_generation(const char *dir, qlm_writer *w)
     return rc;
 }
 
+/* The folder's tokenizer (tokenizer.json + tokenizer_config.json, chat
+ * template, generation_config.json EOS ids) into tokenizer.* keys. Its ids
+ * must index rows of the embedding (models often pad the vocabulary, never
+ * the reverse). */
+static qlm_status write_tokenizer(const char *dir, const qlm_hfconfig *c, qlm_writer *w)
+{
+    qlm_tokenizer *tok;
+    qlm_status rc = qlm_tok_load_path(dir, &tok);
+    if (rc)
+        return qlm_fail_context(rc, "%s: tokenizer", dir);
+    if (qlm_tok_n_vocab(tok) > (size_t)c->vocab)
+        rc = qlm_fail(QLM_E_SHAPE, "%s: tokenizer has %zu tokens but the embedding only %lld rows", dir,
+                      qlm_tok_n_vocab(tok), (long long)c->vocab);
+    if (!rc)
+        rc = qlm_tok_write_meta(tok, w);
+    qlm_tok_free(tok);
+    return rc;
+}
+
 static qlm_src_type src_type(qlm_st_dtype t)
 {
     return t == QLM_ST_F32 ? SRC_F32 : t == QLM_ST_F16 ? SRC_F16 : SRC_BF16;
@@ -144,6 +164,8 @@ qlm_status qlm_src_hf(const qlm_convert_opts *o, qlm_writer *w, qlm_emitter *e)
         rc = write_name(o->src, w);
     if (!rc)
         rc = write_generation(o->src, w);
+    if (!rc)
+        rc = write_tokenizer(o->src, &c, w);
     if (!rc)
         rc = emit_all(p, n, st, e);
     qlm_st_close(st);

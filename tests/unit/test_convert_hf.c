@@ -12,6 +12,7 @@
 #include "formats/convert/hfconfig.h"
 #include "formats/qlm/keys.h"
 #include "formats/quant/quant.h"
+#include "runtime/tokenizer/tokenizer.h"
 #include "tests/unit/synth_check.h"
 
 static const char *k_types[] = {"f32", "f16", "bf16", "q8", "q4"};
@@ -99,6 +100,13 @@ static void check_meta(const qlm_file *f, const qlm_hfconfig *c)
     assert_int_equal(qlm_meta_bool_or(f, QLM_K_QK_NORM, !c->qk_norm), c->qk_norm);
     assert_ok(qlm_meta_str(f, QLM_K_SOURCE, &s, &len));
     assert_memory_equal(s, "hf", 2);
+    /* the folder's tokenizer came along and loads back */
+    qlm_tokenizer *tok;
+    assert_ok(qlm_tok_load_qlm(f, &tok));
+    assert_true(qlm_tok_n_vocab(tok) <= (size_t)c->vocab);
+    assert_true(qlm_tok_n_vocab(tok) > 1000);
+    assert_non_null(qlm_tok_chat_template(tok));
+    qlm_tok_free(tok);
 }
 
 /* Convert `dir` to every type and check each file against the source. */
@@ -176,35 +184,69 @@ static void write_text(const char *path, const char *text)
     fclose(f);
 }
 
-/* A tiny model of `model_type` through qlm synth with a plain config file. */
-static void tiny(const char *model_type, const char *extra, const char *tok)
+/* A tiny model of `model_type` (name: dir) through qlm synth with a plain config file. */
+static const char *synth_tiny(const char *name, const char *model_type, int vocab, const char *extra, const char *tok)
 {
     char cfg[1200], text[2048];
-    const char *dir = tu_tmp(model_type);
+    const char *dir = tu_tmp(name);
     snprintf(cfg, sizeof cfg, "%s-config.json", dir);
     snprintf(text, sizeof text,
-             "{\"model_type\": \"%s\", \"vocab_size\": 320, \"hidden_size\": 64, \"intermediate_size\": 96,"
+             "{\"model_type\": \"%s\", \"vocab_size\": %d, \"hidden_size\": 64, \"intermediate_size\": 96,"
              " \"num_hidden_layers\": 2, \"num_attention_heads\": 4, \"num_key_value_heads\": 2,"
              " \"max_position_embeddings\": 256, \"rms_norm_eps\": 1e-06, \"tie_word_embeddings\": true%s}",
-             model_type, extra);
+             model_type, vocab, extra);
     write_text(cfg, text);
     qlm_synth_opts o = {.config = cfg, .tokenizer = tok, .seed = 7, .have_seed = true, .out_dir = dir, .threads = 1};
     assert_ok(qlm_synth(&o));
+    return dir;
+}
+
+/* Qwen's embedding has 151936 rows for 151669 tokens; keep the padding small here. */
+static void tiny(const char *model_type, const char *extra)
+{
+    const char *dir = synth_tiny(model_type, model_type, 151680, extra, tu_shared("models/tokenizers/qwen3-0.6b"));
     convert_all(dir, model_type);
+    /* generation defaults: the values of the folder's generation_config.json */
+    size_t len;
+    char *text = tu_read(tu_shared("models/tokenizers/qwen3-0.6b/generation_config.json"), &len), out[1200];
+    json_doc *doc;
+    assert_ok(json_parse(text, len, &doc));
+    free(text);
+    const json_value *g = json_root(doc);
+    snprintf(out, sizeof out, "%s.qlm", dir);
+    assert_ok(convert(dir, out, QLM_DT_Q8));
+    qlm_file *f;
+    assert_ok(qlm_file_open(out, &f));
+    assert_true(qlm_meta_f64_or(f, QLM_K_GEN_TEMP, -1) == json_get_f64(g, "temperature", -2));
+    assert_true(qlm_meta_f64_or(f, QLM_K_GEN_TOP_P, -1) == json_get_f64(g, "top_p", -2));
+    assert_int_equal(qlm_meta_i64_or(f, QLM_K_GEN_TOP_K, -1), json_get_i64(g, "top_k", -2));
+    assert_false(qlm_meta_has(f, QLM_K_GEN_REP_PEN));
+    qlm_file_close(f);
+    remove(out);
+    json_free(doc);
+}
+
+/* A tokenizer with more ids than embedding rows cannot be used. */
+static void test_small_vocab(void **state)
+{
+    (void)state;
+    const char *dir = synth_tiny("small-vocab", "llama", 320, "", tu_shared("models/tokenizers/smollm2-135m-instruct"));
+    char out[1200];
+    snprintf(out, sizeof out, "%s.qlm", dir);
+    assert_status(convert(dir, out, QLM_DT_Q8), QLM_E_SHAPE);
+    assert_non_null(strstr(qlm_errmsg(), "tokenizer has 49152 tokens"));
 }
 
 static void test_qwen2_tiny(void **state)
 {
     (void)state;
-    tiny("qwen2", ", \"rope_theta\": 1000000.0, \"use_sliding_window\": false",
-         tu_shared("models/tokenizers/qwen3-0.6b"));
+    tiny("qwen2", ", \"rope_theta\": 1000000.0, \"use_sliding_window\": false");
 }
 
 static void test_qwen3_tiny(void **state)
 {
     (void)state;
-    tiny("qwen3", ", \"head_dim\": 32, \"rope_parameters\": {\"rope_theta\": 1000000, \"rope_type\": \"default\"}",
-         tu_shared("models/tokenizers/qwen3-0.6b"));
+    tiny("qwen3", ", \"head_dim\": 32, \"rope_parameters\": {\"rope_theta\": 1000000, \"rope_type\": \"default\"}");
 }
 
 /* Checkpoint that disagrees with its config: named errors, no output file. */
@@ -250,6 +292,7 @@ int main(void)
         cmocka_unit_test(test_qwen2_tiny),
         cmocka_unit_test(test_qwen3_tiny),
         cmocka_unit_test(test_mismatch),
+        cmocka_unit_test(test_small_vocab),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
