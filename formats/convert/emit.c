@@ -9,6 +9,9 @@
 #include "formats/convert/emit_rows.h"
 #include "formats/convert/emitter.h"
 
+#define SERIAL_ELEMS (1u << 18)     /* below this, convert on the calling thread */
+#define ROWS_CHUNK_ELEMS (1u << 16) /* elements per dynamically scheduled chunk */
+
 typedef struct {
     char *name;
     uint32_t rank;
@@ -179,6 +182,13 @@ static qlm_status convert_rows(const qlm_emitter *e, const entry *en, const void
     size_t rows = (size_t)(en->n_elems / inner);
     size_t in_row = qlm_src_row_bytes(en->src, inner), out_row = (size_t)(en->out_bytes / rows);
     int threads = e->o->threads > 0 ? e->o->threads : omp_get_max_threads();
+    /* Each parallel region costs a wake-up and a barrier at which idle threads
+     * spin; small tensors (norms, biases, K/V of small models) are cheaper on
+     * one thread. Chunks of rows are handed out dynamically so a thread that
+     * the OS delays does not hold the others at the barrier. */
+    if (en->n_elems < SERIAL_ELEMS)
+        threads = 1;
+    size_t chunk = 1 + (ROWS_CHUNK_ELEMS - 1) / inner;
     size_t bad = SIZE_MAX;
     int nomem = 0;
 #pragma omp parallel num_threads(threads)
@@ -188,7 +198,7 @@ static qlm_status convert_rows(const qlm_emitter *e, const entry *en, const void
 #pragma omp atomic write
             nomem = 1;
         }
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, chunk)
         for (size_t r = 0; r < rows; r++) {
             if (!tmp)
                 continue;

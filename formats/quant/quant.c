@@ -9,8 +9,8 @@
  */
 #include "formats/quant/quant.h"
 
-#include <float.h>
 #include <math.h>
+#include <string.h>
 
 #include "formats/common/half.h"
 #include "formats/qlm/dtype.h"
@@ -34,25 +34,27 @@ static uint16_t f16_round_up(float d)
     return h;
 }
 
-/* Largest |x| of a block, or -1 if an element is NaN/Inf (index in *bad). */
-static float block_amax(const float *x, size_t *bad)
+/* Largest |x| of a block as bits: for non-negative floats the integer order
+ * of the bit patterns is the numeric order, and NaN/Inf are exactly the
+ * patterns >= 0x7F800000, so one integer max (which vectorizes, unlike a
+ * float max with NaN semantics) finds both. */
+static uint32_t block_amax_bits(const float *x)
 {
-    float amax = 0.0f;
-    int finite = 1;
+    uint32_t m = 0;
     for (int i = 0; i < QLM_BLOCK; i++) {
-        float a = fabsf(x[i]);
-        finite &= a <= FLT_MAX; /* false for NaN and Inf */
-        amax = a > amax ? a : amax;
+        uint32_t a = qlm_f32_bits(x[i]) & 0x7FFFFFFFu;
+        m = a > m ? a : m;
     }
-    if (finite)
-        return amax;
-    for (int i = 0; i < QLM_BLOCK; i++) {
-        if (!(fabsf(x[i]) <= FLT_MAX)) {
-            *bad = (size_t)i;
-            break;
-        }
-    }
-    return -1.0f;
+    return m;
+}
+
+/* Index of the first NaN/Inf of a block known to hold one. */
+static size_t first_nonfinite(const float *x)
+{
+    size_t i = 0;
+    while (i < QLM_BLOCK - 1 && (qlm_f32_bits(x[i]) & 0x7FFFFFFFu) < 0x7F800000u)
+        i++;
+    return i;
 }
 
 static qlm_status bad_value(const float *x, size_t block, size_t i)
@@ -70,21 +72,26 @@ static qlm_status out_of_range(size_t block, float amax, const char *type)
 qlm_status qlm_quantize_q8(const float *x, qlm_block_q8 *out, size_t n)
 {
     for (size_t b = 0; b < n / QLM_BLOCK; b++, x += QLM_BLOCK) {
-        size_t bad = 0;
-        float amax = block_amax(x, &bad);
-        if (amax < 0)
-            return bad_value(x, b, bad);
+        uint32_t abits = block_amax_bits(x);
+        if (abits >= 0x7F800000u)
+            return bad_value(x, b, first_nonfinite(x));
+        float amax = qlm_bits_f32(abits);
         uint16_t h = f16_round_up(amax / 127.0f);
         if (h >= 0x7C00)
             return out_of_range(b, amax, "Q8");
         float d = qlm_f16_to_f32(h);
         out[b].d = h;
-        for (int i = 0; i < QLM_BLOCK; i++) {
-            /* |x/d| <= 127 * (1 + 2^-24) by the upward scale rounding, so
-             * rne never leaves [-127, 127]; d == 0 only for an all-zero block. */
-            float q = d > 0 ? rne_small(x[i] / d) : 0.0f;
-            out[b].q[i] = (int8_t)q;
+        if (d == 0) { /* only an all-zero block */
+            memset(out[b].q, 0, sizeof out[b].q);
+            continue;
         }
+        /* |x/d| <= 127 * (1 + 2^-24) by the upward scale rounding, so rne
+         * never leaves [-127, 127]. */
+        int32_t c[QLM_BLOCK]; /* via int32: the conversion then vectorizes */
+        for (int i = 0; i < QLM_BLOCK; i++)
+            c[i] = (int32_t)rne_small(x[i] / d);
+        for (int i = 0; i < QLM_BLOCK; i++)
+            out[b].q[i] = (int8_t)c[i];
     }
     return QLM_OK;
 }
@@ -100,22 +107,28 @@ static void quantize_q4_block(const float *x, float m, qlm_block_q4 *out, uint16
     uint16_t h = (uint16_t)(hmag | (m > 0 ? 0x8000u : 0u));
     float d = qlm_f16_to_f32(h);
     out->d = h;
-    for (int i = 0; i < QLM_BLOCK / 2; i++) {
-        float lo = d != 0 ? rne_small(x[i] / d) : 0.0f;
-        float hi = d != 0 ? rne_small(x[i + QLM_BLOCK / 2] / d) : 0.0f;
-        lo = lo < -8.0f ? -8.0f : lo > 7.0f ? 7.0f : lo;
-        hi = hi < -8.0f ? -8.0f : hi > 7.0f ? 7.0f : hi;
-        out->qs[i] = (uint8_t)((int)lo + 8) | (uint8_t)(((int)hi + 8) << 4);
+    if (d == 0) { /* only an all-zero block: every code is 0, stored as 8 */
+        memset(out->qs, 0x88, sizeof out->qs);
+        return;
     }
+    int32_t c[QLM_BLOCK];
+    for (int i = 0; i < QLM_BLOCK; i++) {
+        float q = rne_small(x[i] / d);
+        q = q < -8.0f ? -8.0f : q;
+        q = q > 7.0f ? 7.0f : q;
+        c[i] = (int32_t)q + 8;
+    }
+    for (int i = 0; i < QLM_BLOCK / 2; i++)
+        out->qs[i] = (uint8_t)(c[i] | (c[i + QLM_BLOCK / 2] << 4));
 }
 
 qlm_status qlm_quantize_q4(const float *x, qlm_block_q4 *out, size_t n)
 {
     for (size_t b = 0; b < n / QLM_BLOCK; b++, x += QLM_BLOCK) {
-        size_t bad = 0;
-        float amax = block_amax(x, &bad);
-        if (amax < 0)
-            return bad_value(x, b, bad);
+        uint32_t abits = block_amax_bits(x);
+        if (abits >= 0x7F800000u)
+            return bad_value(x, b, first_nonfinite(x));
+        float amax = qlm_bits_f32(abits);
         float m = 0.0f;
         for (int i = 0; i < QLM_BLOCK; i++) {
             if (fabsf(x[i]) == amax) {
