@@ -429,8 +429,11 @@ static qlm_status hf_specials(hf_ctx *c)
     bool has_bos = false, has_eos = false;
     c->b.bos = token_ref(c, tc, "bos_token", &has_bos);
     c->b.eos = token_ref(c, tc, "eos_token", &has_eos);
-    c->b.pad = token_ref(c, tc, "pad_token", &(bool){false});
-    c->b.unk = token_ref(c, tc, "unk_token", &(bool){false});
+    bool present;
+    int32_t pad = token_ref(c, tc, "pad_token", &present), unk = token_ref(c, tc, "unk_token", &present);
+    c->b.pad = pad;
+    if (unk >= 0) /* else keep model.unk_token (SentencePiece-style) */
+        c->b.unk = unk;
     for (int i = 1; i <= 2; i++) {
         int32_t bos = id_field(c->side[i], "bos_token_id", c, false);
         int32_t eos = id_field(c->side[i], "eos_token_id", c, true);

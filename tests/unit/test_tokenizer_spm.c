@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "formats/qlm/keys.h"
 #include "tests/common/testutil.h"
 #include "tests/common/tok_golden.h"
 
@@ -219,6 +220,18 @@ static void test_hf_json_spm(void **state)
     assert_int_equal(qlm_tok_n_vocab(t), 32000);
     assert_int_equal(tg_corpus(t, "llama_spm", false), 0);
     assert_int_equal(tg_ggml_vocab(t, "llama-spm"), 0);
+    /* model.unk_token survives into the .qlm; scores of never-merged pieces are -inf */
+    const char *qp = tu_tmp("hfspm.qlm");
+    qlm_writer *w;
+    assert_ok(qlm_writer_open(qp, &w));
+    assert_ok(qlm_tok_write_meta(t, w));
+    assert_ok(qlm_writer_finish(w));
+    qlm_file *f;
+    assert_ok(qlm_file_open(qp, &f));
+    int64_t unk;
+    assert_ok(qlm_meta_i64(f, QLM_K_TOK_UNK, &unk));
+    assert_int_equal(unk, 0);
+    qlm_file_close(f);
     qlm_tok_free(t);
     qlm_tok_free(ref);
 }
