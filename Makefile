@@ -5,7 +5,7 @@ CMAKE ?= cmake
 QLM_SHARED ?= $(abspath ../shared)
 export QLM_SHARED
 
-.PHONY: all deps qlm test test-slow asan fuzz fuzz-smoke clean
+.PHONY: all deps qlm test test-slow asan fuzz fuzz-smoke clean chat soak
 
 all: qlm
 
@@ -45,6 +45,19 @@ fuzz: build-fuzz/CMakeCache.txt
 FUZZ_SECONDS ?= 30
 fuzz-smoke: fuzz
 	tests/fuzz/run_smoke.sh build-fuzz $(FUZZ_SECONDS)
+
+# `make chat`: build, get the default model (or MODEL=catalogue-name | path to a
+# .qlm/.gguf/HF folder), convert it once, and chat. CHAT_FLAGS go to qlm chat.
+MODEL ?=
+CHAT_FLAGS ?=
+chat: qlm
+	@out=$$(QLM=build/qlm models/get.sh "$(MODEL)") || exit 1; \
+	model=$$(printf '%s\n' "$$out" | sed -n 1p); tpl=$$(printf '%s\n' "$$out" | sed -n 2p); \
+	exec build/qlm chat -m "$$model" --template "$$tpl" $(CHAT_FLAGS)
+
+# 2,000 chat turns in a 64-token context; resident memory must stay flat.
+soak: qlm
+	cd build && ctest -R '^test_chat_soak$$' --output-on-failure -V
 
 clean:
 	rm -rf build build-asan build-fuzz

@@ -77,11 +77,13 @@ static qlm_status fit_prompt(qlm_chat *c, int32_t **ids, size_t *n)
             if ((int64_t)*n < n_ctx)
                 return QLM_OK; /* the current exchange alone: use what room is left */
             free(*ids);
+            *ids = NULL;
             return qlm_fail(QLM_E_LIMIT, "the message needs %zu tokens but the context holds %lld", *n,
                             (long long)n_ctx);
         }
         c->stats.dropped++;
         free(*ids);
+        *ids = NULL;
     }
 }
 

@@ -50,6 +50,8 @@ const char *tu_tmp(const char *name)
     return b;
 }
 
+const char *tu_source_dir(void) { return QLM_SOURCE_DIR; }
+
 const char *tu_qlm_bin(void)
 {
     const char *b = getenv("QLM_BIN");

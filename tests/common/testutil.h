@@ -20,6 +20,8 @@ const char *tu_shared(const char *rel);
 const char *tu_tmpdir(void);
 /* Path inside tu_tmpdir() (static rotating buffer). */
 const char *tu_tmp(const char *name);
+/* The source tree (for scripts such as models/get.sh). */
+const char *tu_source_dir(void);
 /* Path of the built qlm binary (QLM_BIN). */
 const char *tu_qlm_bin(void);
 /* Read a whole file (fails the test on error); caller frees. */

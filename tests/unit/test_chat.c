@@ -1,5 +1,6 @@
-/* qlm chat driven through a pseudo-terminal, on a tiny synthetic model with
- * the real SmolLM2 tokenizer (qlm synth + qlm convert): prompts, turns that
+/* qlm chat driven through a pseudo-terminal, on stories260K (converted from
+ * its GGUF) and on a tiny synthetic model with the real SmolLM2 tokenizer
+ * (qlm synth + qlm convert), with --template chatml: prompts, turns that
  * stop at the length limit, /undo /reset /stats /save, multi-line input,
  * Ctrl-C mid-reply, Ctrl-D; the token ids fed to the model for turns 1-3
  * equal rendering and encoding each whole conversation at once; and a
@@ -21,7 +22,7 @@
 #include "runtime/tokenizer/tokenizer.h"
 #include "tests/common/testutil.h"
 
-static char g_model[4096], g_tok[4096];
+static char g_model[4096], g_tok[4096], g_stories[4096];
 
 /* Tiny Llama-architecture weights around the real 49152-token vocabulary. */
 static int make_model(void **state)
@@ -46,6 +47,15 @@ static int make_model(void **state)
     int rc = tu_run(cmd, &out);
     if (rc != 0)
         fprintf(stderr, "model fixture failed: %s\n", out);
+    free(out);
+    if (rc != 0)
+        return -1;
+    snprintf(g_stories, sizeof g_stories, "%s", tu_tmp("stories260K.qlm"));
+    snprintf(cmd, sizeof cmd, "'%s' convert '%s' -o '%s' --quiet --threads 1", tu_qlm_bin(),
+             tu_shared("models/stories260K/stories260K-f32.gguf"), g_stories);
+    rc = tu_run(cmd, &out);
+    if (rc != 0)
+        fprintf(stderr, "stories260K conversion failed: %s\n", out);
     free(out);
     return rc == 0 ? 0 : -1;
 }
@@ -195,7 +205,7 @@ static void whole_prompt(const qlm_tokenizer *tok, const json_value *conv, size_
     qlm_tpl_free(t);
 }
 
-static void check_fed_ids(const char *dump, const char *saved)
+static void check_fed_ids(const char *dump, const char *saved, const char *tok_path)
 {
     static kv_seq snaps[3];
     assert_int_equal(replay(dump, snaps, 3), 3);
@@ -206,7 +216,7 @@ static void check_fed_ids(const char *dump, const char *saved)
     free(text);
     assert_int_equal(json_get(json_root(doc), "messages")->n, 6);
     qlm_tokenizer *tok;
-    assert_ok(qlm_tok_load_path(g_tok, &tok));
+    assert_ok(qlm_tok_load_path(tok_path, &tok));
     for (size_t turn = 0; turn < 3; turn++) {
         int32_t *ids;
         size_t n;
@@ -222,24 +232,27 @@ static void check_fed_ids(const char *dump, const char *saved)
 
 /* ---- tests ------------------------------------------------------------------------------ */
 
-static void test_repl_session(void **state)
+/* One scripted session; `tok` is a tokenizer path when the model has none. */
+static void repl_session(const char *model, const char *tok, const char *banner, bool ctrl_c)
 {
-    (void)state;
     const char *dump = tu_tmp("ids.txt"), *saved = tu_tmp("conv.json"), *saved2 = tu_tmp("conv2.json");
     static char save_cmd[8192], save2_cmd[8192];
     snprintf(save_cmd, sizeof save_cmd, "/save %s\r", saved);
     snprintf(save2_cmd, sizeof save2_cmd, "/save %s\r", saved2);
-    char *argv[] = {"qlm", "chat", "-m", g_model, "--tokenizer", g_tok, "--template", "chatml", "--system", "Be brief.",
-                    "-n", "8", "--temp", "0", "--dump-ids", (char *)dump, NULL};
+    char *argv[] = {"qlm", "chat", "-m", (char *)model, "--template", "chatml", "--system", "Be brief.",
+                    "-n", "8", "--temp", "0", "--ctx", "512", "--dump-ids", (char *)dump,
+                    tok ? "--tokenizer" : NULL, (char *)tok, NULL};
     pty_child p;
     spawn(&p, argv);
-    expect(&p, "qlm chat: tiny.qlm");
+    expect(&p, banner);
     const char *turns[] = {"Hello!\r", "What is 2+2?\r", "Tell me a story.\r"};
     for (size_t i = 0; i < 3; i++) {
         expect(&p, ">>> ");
         type_keys(&p, turns[i]);
         expect(&p, "[reply cut at the length limit]");
     }
+    type_keys(&p, "/stats\r");
+    expect(&p, "reused)"); /* turn 3 evaluated only what the cache lacked */
     expect(&p, ">>> ");
     type_keys(&p, save_cmd);
     expect(&p, "saved to");
@@ -261,23 +274,25 @@ static void test_repl_session(void **state)
     expect(&p, "[reply cut at the length limit]");
     type_keys(&p, save2_cmd);
     expect(&p, "saved to");
-    /* Ctrl-C stops a long reply and returns to the prompt */
-    type_keys(&p, "/set n_predict 0\r");
-    expect(&p, ">>> ");
-    type_keys(&p, "Go on and on.\r");
-    struct timespec ts = {0, 300 * 1000 * 1000};
-    nanosleep(&ts, NULL);
-    type_keys(&p, "\x03");
-    expect(&p, "[interrupted]");
-    expect(&p, ">>> ");
-    type_keys(&p, "/stats\r");
-    expect(&p, "6 messages"); /* the partial reply is kept */
+    if (ctrl_c) {
+        /* Ctrl-C stops a long reply and returns to the prompt */
+        type_keys(&p, "/set n_predict 0\r");
+        expect(&p, ">>> ");
+        type_keys(&p, "Go on and on.\r");
+        struct timespec ts = {0, 300 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        type_keys(&p, "\x03");
+        expect(&p, "[interrupted]");
+        expect(&p, ">>> ");
+        type_keys(&p, "/stats\r");
+        expect(&p, "6 messages"); /* the partial reply is kept */
+    }
     type_keys(&p, "/nonsense\r");
     expect(&p, "unknown command /nonsense");
     type_keys(&p, "\x04");
     assert_int_equal(finish(&p), 0);
 
-    check_fed_ids(dump, saved);
+    check_fed_ids(dump, saved, tok ? tok : model);
     size_t len;
     char *conv2 = tu_read(saved2, &len);
     assert_non_null(strstr(conv2, "\"line one\\nline two\""));
@@ -288,6 +303,18 @@ static void test_repl_session(void **state)
     assert_non_null(strstr(hist, "What is 2+2?\n"));
     assert_non_null(strstr(hist, "line one\\nline two\n"));
     free(hist);
+}
+
+static void test_repl_stories260k(void **state)
+{
+    (void)state;
+    repl_session(g_stories, NULL, "qlm chat: stories260K.qlm", false);
+}
+
+static void test_repl_smollm2_vocab(void **state)
+{
+    (void)state;
+    repl_session(g_model, g_tok, "qlm chat: tiny.qlm", true);
 }
 
 static void test_ctrl_c_at_prompt_exits(void **state)
@@ -312,6 +339,9 @@ static void test_context_overflow(void **state)
     FILE *f = fopen(in, "w");
     for (int i = 0; i < 50; i++)
         fprintf(f, "Turn %d: tell me everything about the weather, the sea and the mountains today\n", i);
+    for (int i = 0; i < 100; i++) /* one message longer than the whole context: refused, chat goes on */
+        fputs("far too long ", f);
+    fputs("\nStill here?\n", f);
     fclose(f);
     static char cmd[32768];
     char *out = NULL;
@@ -323,6 +353,7 @@ static void test_context_overflow(void **state)
     if (rc != 0)
         fail_msg("qlm chat exited %d:\n%s", rc, out);
     assert_non_null(strstr(out, "[context full: dropped the"));
+    assert_non_null(strstr(out, "the message needs"));
     assert_null(strstr(out, "qlm:"));
     free(out);
 }
@@ -357,7 +388,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_usage),
-        cmocka_unit_test(test_repl_session),
+        cmocka_unit_test(test_repl_stories260k),
+        cmocka_unit_test(test_repl_smollm2_vocab),
         cmocka_unit_test(test_ctrl_c_at_prompt_exits),
         cmocka_unit_test(test_context_overflow),
     };
