@@ -109,7 +109,19 @@ static void test_added_token_policy(void **state)
     encode(t, "<s>a", true, &ids, &n);
     assert_int_equal(ids[0], qlm_tok_bos(t));
     free(ids);
+    /* decode keeps the text of special tokens, and the dummy-prefix space is
+     * dropped only at the very start (Hugging Face: "<s> Hello", "Hello") */
     qlm_tok_encode_opts o = {true, false};
+    char *text;
+    size_t len;
+    assert_ok(qlm_tok_encode(t, "Hello", 5, &o, &ids, &n));
+    assert_ok(qlm_tok_decode(t, ids, n, &text, &len));
+    assert_string_equal(text, "<s> Hello");
+    free(text);
+    assert_ok(qlm_tok_decode(t, ids + 1, n - 1, &text, &len));
+    assert_string_equal(text, "Hello");
+    free(text);
+    free(ids);
     assert_ok(qlm_tok_encode(t, "", 0, &o, &ids, &n));
     assert_int_equal(n, 1);
     assert_int_equal(ids[0], qlm_tok_bos(t));
