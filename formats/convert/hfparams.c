@@ -7,7 +7,7 @@
 
 typedef struct {
     qlm_hf_param *p;
-    size_t n, cap;
+    size_t n; /* the caller sized p for the largest layout (14 per layer) */
 } plist;
 
 static void add(plist *l, const char *hf, const char *qlm, uint32_t rank, uint64_t d0, uint64_t d1)
@@ -52,8 +52,7 @@ qlm_status qlm_hf_params(const qlm_hfconfig *c, qlm_hf_param **out, size_t *n)
 {
     uint64_t D = (uint64_t)c->dim, F = (uint64_t)c->ffn, V = (uint64_t)c->vocab;
     plist l = {0};
-    l.cap = 3 + (size_t)c->layers * 14;
-    if (!(l.p = malloc(l.cap * sizeof *l.p)))
+    if (!(l.p = malloc((3 + (size_t)c->layers * 14) * sizeof *l.p)))
         return qlm_fail(QLM_E_NOMEM, "out of memory for the parameter list");
     add(&l, "model.embed_tokens.weight", "token_embd.weight", 2, V, D);
     for (int64_t i = 0; i < c->layers; i++) {

@@ -140,6 +140,108 @@ static void test_mismatch(void **state)
     free(orig);
 }
 
+/* Rewrite dir/model.safetensors (bf16) as two shards, the first F32 and the
+ * second F16, with model.safetensors.index.json. Returns the tensor count. */
+static size_t reshard(const char *dir)
+{
+    char path[1200], shard[2][1200];
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    qlm_st *st;
+    assert_ok(qlm_st_open(path, &st));
+    size_t n = qlm_st_count(st), half = n / 2;
+    FILE *idx;
+    snprintf(shard[0], sizeof shard[0], "%s/model-00001-of-00002.safetensors", dir);
+    snprintf(shard[1], sizeof shard[1], "%s/model-00002-of-00002.safetensors", dir);
+    for (int k = 0; k < 2; k++) {
+        qlm_st_writer *w;
+        size_t lo = k ? half : 0, hi = k ? n : half;
+        assert_ok(qlm_st_writer_open(shard[k], &w));
+        for (size_t i = lo; i < hi; i++) {
+            const qlm_st_tensor *t = qlm_st_at(st, i);
+            assert_ok(qlm_st_writer_add(w, t->name, k ? QLM_ST_F16 : QLM_ST_F32, t->rank, t->dims));
+        }
+        for (size_t i = lo; i < hi; i++) {
+            const qlm_st_tensor *t = qlm_st_at(st, i);
+            float *x = malloc((size_t)t->n_elems * 4);
+            src_row(t, 0, (size_t)t->n_elems, x);
+            if (k) {
+                uint16_t *h = (uint16_t *)x; /* in place: h[i] is written after x[i] is read */
+                for (size_t e = 0; e < t->n_elems; e++)
+                    h[e] = qlm_f32_to_f16(x[e]);
+            }
+            assert_ok(qlm_st_writer_data(w, x, (size_t)t->n_elems * (k ? 2 : 4)));
+            free(x);
+        }
+        assert_ok(qlm_st_writer_finish(w));
+    }
+    snprintf(path, sizeof path, "%s/model.safetensors.index.json", dir);
+    idx = fopen(path, "w");
+    assert_non_null(idx);
+    fputs("{\"metadata\": {}, \"weight_map\": {", idx);
+    for (size_t i = 0; i < n; i++)
+        fprintf(idx, "%s\"%s\": \"model-0000%d-of-00002.safetensors\"", i ? ", " : "", qlm_st_at(st, i)->name,
+                i < half ? 1 : 2);
+    fputs("}}\n", idx);
+    fclose(idx);
+    qlm_st_close(st);
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    remove(path);
+    return half;
+}
+
+/* F32 and F16 sources through a sharded index: f32 output is their exact
+ * widening, f16 output copies F16 sources bit for bit. */
+static void test_f32_f16_sharded(void **state)
+{
+    (void)state;
+    const char *dir = synth_tiny("sharded", "llama", 49152, "", tu_shared("models/tokenizers/smollm2-135m-instruct"));
+    reshard(dir);
+    qlm_st *st;
+    assert_ok(qlm_st_open_dir(dir, &st));
+    const char *types[2] = {"f32", "f16"};
+    for (int k = 0; k < 2; k++) {
+        char out[1200];
+        qlm_dtype type;
+        assert_true(qlm_dtype_parse(types[k], &type));
+        snprintf(out, sizeof out, "%s-%s.qlm", dir, types[k]);
+        assert_ok(convert(dir, out, type));
+        qlm_file *f;
+        assert_ok(qlm_file_open(out, &f));
+        qlm_hfconfig c;
+        char cfg[1200];
+        snprintf(cfg, sizeof cfg, "%s/config.json", dir);
+        assert_ok(qlm_hfconfig_load(cfg, &c));
+        qlm_hf_param *p;
+        size_t n;
+        assert_ok(qlm_hf_params(&c, &p, &n));
+        for (size_t i = 0; i < n; i++) {
+            const qlm_st_tensor *s = qlm_st_find(st, p[i].hf);
+            const qlm_tensor *t = qlm_file_find(f, p[i].qlm);
+            assert_non_null(t);
+            if (t->dtype == QLM_DT_F32) {
+                for (size_t e = 0; e < t->n_elems; e++) {
+                    float want;
+                    if (s->dtype == QLM_ST_F32) {
+                        memcpy(&want, (const char *)s->data + 4 * e, 4);
+                    } else {
+                        uint16_t h;
+                        memcpy(&h, (const char *)s->data + 2 * e, 2);
+                        want = qlm_f16_to_f32(h);
+                    }
+                    assert_true(((const float *)t->data)[e] == want);
+                }
+            } else if (s->dtype == QLM_ST_F16) {
+                assert_int_equal(t->dtype, QLM_DT_F16);
+                assert_memory_equal(t->data, s->data, t->nbytes);
+            }
+        }
+        free(p);
+        qlm_file_close(f);
+        remove(out);
+    }
+    qlm_st_close(st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -148,6 +250,7 @@ int main(void)
         cmocka_unit_test(test_qwen3_tiny),
         cmocka_unit_test(test_mismatch),
         cmocka_unit_test(test_small_vocab),
+        cmocka_unit_test(test_f32_f16_sharded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
