@@ -30,6 +30,15 @@ const char *tu_shared(const char *rel)
     return b;
 }
 
+const char *tu_source(const char *rel)
+{
+    char *b = rot();
+    snprintf(b, 4096, "%s/%s", QLM_SOURCE_DIR, rel);
+    if (access(b, F_OK) != 0)
+        fail_msg("source file missing: %s", b);
+    return b;
+}
+
 const char *tu_tmpdir(void)
 {
     static char dir[1024];

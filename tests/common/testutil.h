@@ -16,6 +16,10 @@
 /* Absolute path of a file under QLM_SHARED; fails the test if it does not exist.
  * Returns a pointer to a static rotating buffer (valid for 8 calls). */
 const char *tu_shared(const char *rel);
+/* Absolute path of a file in the source tree (for tests that check committed
+ * files: docs, seed corpora); fails the test if it does not exist. Static
+ * rotating buffer, as tu_shared. */
+const char *tu_source(const char *rel);
 /* A fresh scratch directory under the build tree for this test binary. */
 const char *tu_tmpdir(void);
 /* Path inside tu_tmpdir() (static rotating buffer). */

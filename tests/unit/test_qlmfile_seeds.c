@@ -2,7 +2,7 @@
  * this test regenerates them through the writer and fails if the committed
  * files differ (e.g. after a format change). Regenerate with
  *   QLM_WRITE_SEEDS=1 build/test_qlmfile_seeds
- * which writes them into the source tree (found from __FILE__). */
+ * which writes them into the source tree. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,13 +27,9 @@ static const seed k_seeds[] = {
 
 static const char *corpus_path(const char *name)
 {
-    static char buf[4096];
-    const char *file = __FILE__; /* .../tests/unit/test_qlmfile_seeds.c */
-    const char *cut = strstr(file, "tests/unit/");
-    if (!cut)
-        fail_msg("cannot locate the source tree from %s", file);
-    snprintf(buf, sizeof buf, "%.*stests/fuzz/corpus/fuzz_qlm/%s", (int)(cut - file), file, name);
-    return buf;
+    static char rel[256];
+    snprintf(rel, sizeof rel, "tests/fuzz/corpus/fuzz_qlm/%s", name);
+    return rel;
 }
 
 static void test_seeds_match_generator(void **state)
@@ -51,12 +47,14 @@ static void test_seeds_match_generator(void **state)
         assert_ok(qlm_file_open(gen, &f));
         qlm_file_close(f);
         if (write && *write) {
-            FILE *fp = fopen(corpus_path(s->name), "wb");
+            char path[4096];
+            snprintf(path, sizeof path, "%s/%s", tu_source("tests/fuzz/corpus/fuzz_qlm"), s->name);
+            FILE *fp = fopen(path, "wb");
             assert_non_null(fp);
             assert_int_equal(fwrite(g, 1, n_gen, fp), n_gen);
             fclose(fp);
         }
-        char *c = tu_read(corpus_path(s->name), &n_com);
+        char *c = tu_read(tu_source(corpus_path(s->name)), &n_com);
         if (n_com != n_gen || memcmp(c, g, n_gen) != 0)
             fail_msg("%s differs from the generator; regenerate with QLM_WRITE_SEEDS=1", corpus_path(s->name));
         free(c);
