@@ -29,6 +29,9 @@
  *  rope (rotate-half) for i < d/2: a = x[i], b = x[i+d/2];
  *                     x[i] = a*c[i] - b*s[i]; x[i+d/2] = b*c[i] + a*s[i]   (no fma).
  *  axpy               y[i] = fmaf(a, x[i], y[i])  (attention's P.V, in key order).
+ *  dot_rows           out[j] = dot16(q, k + j*ld, n) * scale, j in [0, m)   (Q.K over m keys).
+ *  axpy_rows          for j = 0..m-1 in order: axpy(y, a[j], v + j*ld, n)   (P.V over m keys);
+ *                     the same results as the loops of dot/axpy calls, with y kept in registers.
  *
  * Threading is the caller's: matmuls take a row range [r0, r1) so any static
  * partition over output rows gives identical results.
@@ -68,6 +71,9 @@ typedef struct qlm_kernels {
     float (*dot)(const float *x, const float *y, int64_t n);   /* dot16 */
     float (*sum)(const float *x, int64_t n);                   /* sum16 */
     void (*axpy)(float *y, float a, const float *x, int64_t n);
+    void (*dot_rows)(float *out, const float *q, const float *k, int64_t m, int64_t ld, int64_t n,
+                     float scale);
+    void (*axpy_rows)(float *y, const float *a, const float *v, int64_t m, int64_t ld, int64_t n);
     void (*rmsnorm)(float *out, const float *x, const float *w, int64_t n, float eps);
     void (*softmax)(float *x, int64_t n);
     void (*silu_mul)(float *g, const float *u, int64_t n);

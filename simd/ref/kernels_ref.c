@@ -140,6 +140,19 @@ static void axpy(float *y, float a, const float *x, int64_t n)
         y[i] = fmaf(a, x[i], y[i]);
 }
 
+static void dot_rows(float *out, const float *q, const float *k, int64_t m, int64_t ld, int64_t n,
+                     float scale)
+{
+    for (int64_t j = 0; j < m; j++)
+        out[j] = qlm_ref_dot16(q, k + j * ld, n) * scale;
+}
+
+static void axpy_rows(float *y, const float *a, const float *v, int64_t m, int64_t ld, int64_t n)
+{
+    for (int64_t j = 0; j < m; j++)
+        axpy(y, a[j], v + j * ld, n);
+}
+
 static void rmsnorm(float *out, const float *x, const float *w, int64_t n, float eps)
 {
     float ss = qlm_ref_dot16(x, x, n);
@@ -190,6 +203,8 @@ static const qlm_kernels k_ref = {
     .dot = qlm_ref_dot16,
     .sum = qlm_ref_sum16,
     .axpy = axpy,
+    .dot_rows = dot_rows,
+    .axpy_rows = axpy_rows,
     .rmsnorm = rmsnorm,
     .softmax = softmax,
     .silu_mul = silu_mul,

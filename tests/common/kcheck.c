@@ -143,6 +143,21 @@ void kcheck_elementwise(kcheck *kc, const qlm_kernels *k)
         k->silu_mul(b, yo, n);
         note(kc, same(kc, a, b, n), "%s silu_mul n=%lld", k->name, (long long)n);
 
+        /* m keys of length n at stride ld, as attention reads the KV cache */
+        int64_t m = 1 + rndi(12), ld = n + rndi(3);
+        float *kv = malloc((size_t)(m * ld) * sizeof *kv), *sc = malloc(2 * (size_t)m * sizeof *sc);
+        fill(kv, m * ld, value);
+        r->dot_rows(sc, xo, kv, m, ld, n, 0.125f);
+        k->dot_rows(sc + m, xo, kv, m, ld, n, 0.125f);
+        note(kc, same(kc, sc, sc + m, m), "%s dot_rows n=%lld m=%lld", k->name, (long long)n, (long long)m);
+        fill(sc, m, unit);
+        memcpy(a, yo, n * sizeof *a);
+        memcpy(b, yo, n * sizeof *b);
+        r->axpy_rows(a, sc, kv, m, ld, n);
+        k->axpy_rows(b, sc, kv, m, ld, n);
+        note(kc, same(kc, a, b, n), "%s axpy_rows n=%lld m=%lld", k->name, (long long)n, (long long)m);
+        free(kv), free(sc);
+
         int64_t d = 2 * ((n + 1) / 2); /* head_dim 2..300, half not a vector multiple */
         fill(xo, d, value);
         fill(yo, d / 2, unit);

@@ -19,7 +19,7 @@ typedef struct {
 void kcheck_init(kcheck *kc);
 
 /* The check families; each compares every case of `k` with the reference. */
-void kcheck_elementwise(kcheck *kc, const qlm_kernels *k); /* dot sum axpy rmsnorm softmax silu rope */
+void kcheck_elementwise(kcheck *kc, const qlm_kernels *k); /* dot sum axpy *_rows rmsnorm softmax silu rope */
 void kcheck_quant_act(kcheck *kc, const qlm_kernels *k);
 void kcheck_mm_quant(kcheck *kc, const qlm_kernels *k);     /* mm_q8, mm_q4 */
 void kcheck_mm_float(kcheck *kc, const qlm_kernels *k);     /* mm_f32, mm_f16, mm_bf16 */

@@ -67,6 +67,9 @@ void qn_mm_bf16(const uint16_t *w, const float *x, int64_t k, int64_t nt, int64_
 float qn_dot(const float *x, const float *y, int64_t n);
 float qn_sum(const float *x, int64_t n);
 void qn_axpy(float *y, float a, const float *x, int64_t n);
+void qn_dot_rows(float *out, const float *q, const float *k, int64_t m, int64_t ld, int64_t n,
+                float scale);
+void qn_axpy_rows(float *y, const float *a, const float *v, int64_t m, int64_t ld, int64_t n);
 void qn_rmsnorm(float *out, const float *x, const float *w, int64_t n, float eps);
 void qn_softmax(float *x, int64_t n);
 void qn_silu_mul(float *g, const float *u, int64_t n);
