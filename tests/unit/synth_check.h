@@ -20,7 +20,7 @@ static const char *synth_tokenizer_dir(const char *which)
                                        : tu_shared("models/tokenizers/smollm2-135m-instruct");
 }
 
-static const json_value *synth_model(const json_doc *doc, const char *name)
+static const json_value *synth_find_model(const json_doc *doc, const char *name)
 {
     const json_value *models = json_get(json_root(doc), "models");
     for (size_t i = 0; models && i < models->n; i++)
@@ -40,7 +40,7 @@ static void synth_check(const char *name, const char *out_dir)
     json_doc *doc;
     assert_ok(json_parse(text, len, &doc));
     free(text);
-    const json_value *m = synth_model(doc, name);
+    const json_value *m = synth_find_model(doc, name);
     snprintf(ref, sizeof ref, "%s#%s", synth_json, name);
     qlm_synth_opts o = {.config = ref, .tokenizer = synth_tokenizer_dir(json_get_str(m, "tokenizer")),
                         .out_dir = out_dir, .threads = 1};
