@@ -147,6 +147,18 @@ static int finish(pty_child *p)
     return -1;
 }
 
+/* /stats after a turn: prompt tokens evaluated and reused. */
+static void last_prompt_stats(pty_child *p, long *evaluated, long *reused)
+{
+    type_keys(p, "/stats\r");
+    expect(p, "time to first token ");
+    size_t at = p->mark;
+    expect(p, "reused)");
+    const char *s = strstr(p->out + at, " s (");
+    if (!s || sscanf(s, " s (%ld prompt tokens evaluated, %ld reused)", evaluated, reused) != 2)
+        fail_msg("unexpected /stats line: %s", p->out + at);
+}
+
 /* ---- the fed ids ------------------------------------------------------------------- */
 
 typedef struct {
@@ -251,18 +263,28 @@ static void repl_session(const char *model, const char *tok, const char *banner,
         type_keys(&p, turns[i]);
         expect(&p, "[reply cut at the length limit]");
     }
-    type_keys(&p, "/stats\r");
-    expect(&p, "reused)"); /* turn 3 evaluated only what the cache lacked */
+    long eval3, reused3, eval5, reused5;
+    last_prompt_stats(&p, &eval3, &reused3);
     expect(&p, ">>> ");
     type_keys(&p, save_cmd);
     expect(&p, "saved to");
     type_keys(&p, "/stats\r");
     expect(&p, "6 messages");
     expect(&p, "last reply: 8 tokens");
+    /* turns 4 and 5: only the new tokens are evaluated, however long the conversation */
+    const char *more[] = {"Tell me a poem.\r", "Tell me a joke.\r"};
+    for (size_t i = 0; i < 2; i++) {
+        expect(&p, ">>> ");
+        type_keys(&p, more[i]);
+        expect(&p, "[reply cut at the length limit]");
+    }
+    last_prompt_stats(&p, &eval5, &reused5);
+    if (!(eval3 < reused3 && eval5 <= eval3 + 4 && reused5 >= reused3 + 16))
+        fail_msg("turn 3 evaluated %ld tokens (%ld reused), turn 5 %ld (%ld reused)", eval3, reused3, eval5, reused5);
     type_keys(&p, "/undo\r");
     expect(&p, "last exchange dropped");
     type_keys(&p, "/stats\r");
-    expect(&p, "4 messages");
+    expect(&p, "8 messages");
     type_keys(&p, "/reset\r");
     expect(&p, "conversation cleared");
     type_keys(&p, "/stats\r");
@@ -287,6 +309,12 @@ static void repl_session(const char *model, const char *tok, const char *banner,
         type_keys(&p, "/stats\r");
         expect(&p, "6 messages"); /* the partial reply is kept */
     }
+    static char load_cmd[8192];
+    snprintf(load_cmd, sizeof load_cmd, "/load %s\r", saved);
+    type_keys(&p, load_cmd);
+    expect(&p, "(6 messages)");
+    type_keys(&p, "/load /nonexistent.json\r");
+    expect(&p, "cannot open /nonexistent.json");
     type_keys(&p, "/nonsense\r");
     expect(&p, "unknown command /nonsense");
     type_keys(&p, "\x04");

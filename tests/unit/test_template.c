@@ -1,11 +1,13 @@
 /* Chat templates against transformers' apply_chat_template: every case of
- * golden/chat_templates.json must render byte for byte. */
+ * golden/chat_templates.json must render byte for byte, and encoding the
+ * rendering (special tokens parsed, no BOS added) must give its ids. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "formats/common/json.h"
 #include "runtime/chat/template.h"
+#include "runtime/tokenizer/tokenizer.h"
 #include "tests/common/testutil.h"
 
 static json_doc *load_golden(void)
@@ -131,11 +133,45 @@ static void test_builtins_render(void **state)
     assert_null(qlm_tpl_builtin("nope"));
 }
 
+/* apply_chat_template(tokenize=True) encodes the rendering with special tokens parsed. */
+static void test_golden_ids(void **state)
+{
+    (void)state;
+    json_doc *d = load_golden();
+    const json_value *cases = json_get(json_root(d), "cases");
+    qlm_tokenizer *smol, *qwen;
+    assert_ok(qlm_tok_load_path(tu_shared("models/tokenizers/smollm2-135m-instruct"), &smol));
+    assert_ok(qlm_tok_load_path(tu_shared("models/tokenizers/qwen3-0.6b"), &qwen));
+    for (size_t i = 0; i < cases->n; i++) {
+        const json_value *c = json_at(cases, i), *want = json_get(c, "ids");
+        size_t len;
+        const char *text = json_as_str(json_get(c, "rendered"), &len);
+        assert_non_null(want);
+        qlm_tok_encode_opts o = {.add_bos = false, .parse_special = true};
+        int32_t *ids;
+        size_t n;
+        bool is_qwen = strcmp(json_get_str(c, "template"), "qwen3") == 0;
+        assert_ok(qlm_tok_encode(is_qwen ? qwen : smol, text, len, &o, &ids, &n));
+        assert_int_equal(n, want->n);
+        for (size_t k = 0; k < n; k++) {
+            int64_t w;
+            assert_true(json_as_i64(json_at(want, k), &w));
+            if (ids[k] != w)
+                fail_msg("case %zu: id %zu is %d, want %lld", i, k, ids[k], (long long)w);
+        }
+        free(ids);
+    }
+    qlm_tok_free(smol);
+    qlm_tok_free(qwen);
+    json_free(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_golden_cases),
         cmocka_unit_test(test_builtin_qwen3),
+        cmocka_unit_test(test_golden_ids),
         cmocka_unit_test(test_builtins_render),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
