@@ -396,6 +396,19 @@ static qlm_status parse_dir(qlm_file *f, const header *h, char **pool)
     return st;
 }
 
+/* Bytes for the NUL-terminated copies of every key and tensor name: at most
+ * QLM_MAX_NAME + 1 per entry, and never more than the section bytes plus one
+ * NUL per entry (the counts are already checked against the sections, and the
+ * sections against the file, so nothing here can overflow). Tokenizer arrays
+ * make the metadata section large; this keeps them out of the estimate. */
+static size_t name_pool_size(const header *h)
+{
+    uint64_t m = h->n_meta * QLM_MAX_NAME, t = h->n_tensors * QLM_MAX_NAME;
+    m = m < h->meta.size ? m : h->meta.size;
+    t = t < h->dir.size ? t : h->dir.size;
+    return (size_t)(m + h->n_meta + t + h->n_tensors + 1);
+}
+
 qlm_status qlm_file_open_mem(const void *data, size_t size, qlm_file **out)
 {
     *out = NULL;
@@ -404,8 +417,7 @@ qlm_status qlm_file_open_mem(const void *data, size_t size, qlm_file **out)
     if (st)
         return st;
     qlm_file *f = calloc(1, sizeof *f);
-    /* Names need at most section bytes + one NUL per entry; both bounded above. */
-    char *pool = f ? malloc(h.meta.size + h.n_meta + h.dir.size + h.n_tensors + 1) : NULL;
+    char *pool = f ? malloc(name_pool_size(&h)) : NULL;
     if (!pool) {
         free(f);
         return qlm_fail(QLM_E_NOMEM, "out of memory");
