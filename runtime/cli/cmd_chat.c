@@ -2,7 +2,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
+#include "formats/qlm/keys.h"
 #include "runtime/chat/chat.h"
 #include "runtime/chat/lineedit.h"
 #include "runtime/chat/repl.h"
@@ -22,8 +25,11 @@ static void usage(FILE *f)
             "                         (%s) or a .jinja file\n"
             "  --think, --no-think    Qwen3 thinking on/off (enable_thinking)\n"
             "  --hide-think           do not print <think>...</think>\n"
-            "  --temp X               temperature (default 0.8; 0 = greedy)\n"
+            "  --temp X               temperature (0 = greedy)\n"
             "  --top-k N, --top-p X, --min-p X, --repeat-penalty X, --seed N\n"
+            "                         (defaults: the model's generation_config, else\n"
+            "                         temp 0.8, top-k 40, top-p 0.95, min-p 0.05; a new seed\n"
+            "                         each session)\n"
             "  -n, --n-predict N      most tokens per reply (default: until end of turn)\n"
             "  --ctx N                context size in tokens (default: the model's)\n"
             "  -t, --threads N        threads (default: physical cores)\n"
@@ -42,6 +48,7 @@ typedef struct {
     bool hide_think;
     int64_t n_ctx, n_predict, threads;
     qlm_sampler_params sp;
+    bool temp_set, top_p_set, top_k_set, rep_set, seed_set;
 } chat_flags;
 
 /* Value of a flag that takes one; NULL (with an error printed) if missing. */
@@ -71,12 +78,12 @@ static int parse_flags(int argc, char **argv, chat_flags *f)
         else if (!strcmp(a, "--think")) f->think = 1;
         else if (!strcmp(a, "--no-think")) f->think = 0;
         else if (!strcmp(a, "--hide-think")) f->hide_think = true;
-        else if (!strcmp(a, "--temp")) NUM(0, 100, f->sp.temp);
-        else if (!strcmp(a, "--top-p")) NUM(0, 1, f->sp.top_p);
+        else if (!strcmp(a, "--temp")) { NUM(0, 100, f->sp.temp); f->temp_set = true; }
+        else if (!strcmp(a, "--top-p")) { NUM(0, 1, f->sp.top_p); f->top_p_set = true; }
         else if (!strcmp(a, "--min-p")) NUM(0, 1, f->sp.min_p);
-        else if (!strcmp(a, "--repeat-penalty")) NUM(0.01, 100, f->sp.repeat_penalty);
-        else if (!strcmp(a, "--top-k")) INT(0, 1 << 30, f->sp.top_k);
-        else if (!strcmp(a, "--seed")) INT(0, INT64_MAX, f->sp.seed);
+        else if (!strcmp(a, "--repeat-penalty")) { NUM(0.01, 100, f->sp.repeat_penalty); f->rep_set = true; }
+        else if (!strcmp(a, "--top-k")) { INT(0, 1 << 30, f->sp.top_k); f->top_k_set = true; }
+        else if (!strcmp(a, "--seed")) { INT(0, INT64_MAX, f->sp.seed); f->seed_set = true; }
         else if (!strcmp(a, "-n") || !strcmp(a, "--n-predict")) INT(0, 1 << 30, f->n_predict);
         else if (!strcmp(a, "--ctx")) INT(1, 1 << 24, f->n_ctx);
         else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) INT(1, 1024, f->threads);
@@ -106,6 +113,22 @@ static qlm_status read_text(const char *path, char **out)
     buf[n] = 0;
     *out = buf;
     return QLM_OK;
+}
+
+/* The model's generation_config.json defaults under explicit flags; a fresh
+ * seed per session unless --seed. */
+static void sampling_defaults(chat_flags *f, const qlm_file *q)
+{
+    if (!f->temp_set)
+        f->sp.temp = qlm_meta_f64_or(q, QLM_K_GEN_TEMP, f->sp.temp);
+    if (!f->top_p_set)
+        f->sp.top_p = qlm_meta_f64_or(q, QLM_K_GEN_TOP_P, f->sp.top_p);
+    if (!f->top_k_set)
+        f->sp.top_k = qlm_meta_i64_or(q, QLM_K_GEN_TOP_K, f->sp.top_k);
+    if (!f->rep_set)
+        f->sp.repeat_penalty = qlm_meta_f64_or(q, QLM_K_GEN_REP_PEN, f->sp.repeat_penalty);
+    if (!f->seed_set)
+        f->sp.seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
 }
 
 /* The template text to use; *owned is set when it was read from a file. */
@@ -145,6 +168,8 @@ int cmd_chat(int argc, char **argv)
     const char *text = NULL;
     FILE *dump = NULL;
     qlm_status st = qlm_model_open(f.model, &m);
+    if (st == QLM_OK)
+        sampling_defaults(&f, qlm_model_file(m));
     if (st == QLM_OK)
         st = f.tokenizer ? qlm_tok_load_path(f.tokenizer, &tok) : qlm_tok_load_qlm(qlm_model_file(m), &tok);
     if (st == QLM_OK)

@@ -294,6 +294,9 @@ static void repl_session(const char *model, const char *tok, const char *banner,
     expect(&p, "[reply cut at the length limit]");
     type_keys(&p, "first \\\rsecond\r");
     expect(&p, "[reply cut at the length limit]");
+    /* a bracketed paste keeps its newlines in one message */
+    type_keys(&p, "\x1b[200~pasted\rtext\x1b[201~\r");
+    expect(&p, "[reply cut at the length limit]");
     type_keys(&p, save2_cmd);
     expect(&p, "saved to");
     if (ctrl_c) {
@@ -307,7 +310,7 @@ static void repl_session(const char *model, const char *tok, const char *banner,
         expect(&p, "[interrupted]");
         expect(&p, ">>> ");
         type_keys(&p, "/stats\r");
-        expect(&p, "6 messages"); /* the partial reply is kept */
+        expect(&p, "8 messages"); /* the partial reply is kept */
     }
     static char load_cmd[8192];
     snprintf(load_cmd, sizeof load_cmd, "/load %s\r", saved);
@@ -325,6 +328,7 @@ static void repl_session(const char *model, const char *tok, const char *banner,
     char *conv2 = tu_read(saved2, &len);
     assert_non_null(strstr(conv2, "\"line one\\nline two\""));
     assert_non_null(strstr(conv2, "\"first \\nsecond\""));
+    assert_non_null(strstr(conv2, "\"pasted\\ntext\""));
     free(conv2);
     /* history persisted, multi-line entries included */
     char *hist = tu_read(tu_tmp("history"), &len);
