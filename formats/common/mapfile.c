@@ -94,3 +94,11 @@ int qlm_is_file(const char *path)
     struct stat st;
     return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
+
+qlm_status qlm_path_join(char *buf, size_t cap, const char *dir, const char *name)
+{
+    int n = snprintf(buf, cap, "%s/%s", dir, name);
+    if (n < 0 || (size_t)n >= cap)
+        return qlm_fail(QLM_E_ARG, "path too long: %s/%s", dir, name);
+    return QLM_OK;
+}

@@ -21,6 +21,9 @@ void qlm_map_close(qlm_map *m);
  * max_bytes are QLM_E_LIMIT. */
 qlm_status qlm_read_file(const char *path, size_t max_bytes, char **buf, size_t *len);
 
+/* "dir/name" into buf (cap bytes); QLM_E_ARG naming the path if it does not fit. */
+qlm_status qlm_path_join(char *buf, size_t cap, const char *dir, const char *name);
+
 /* True if path exists and is a directory / a regular file. */
 int qlm_is_dir(const char *path);
 int qlm_is_file(const char *path);

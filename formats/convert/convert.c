@@ -17,9 +17,9 @@ static qlm_status detect(const qlm_convert_opts *o, src_kind *kind)
 {
     if (qlm_is_dir(o->src)) {
         char path[4096];
-        int n = snprintf(path, sizeof path, "%s/config.json", o->src);
-        if (n < 0 || (size_t)n >= sizeof path)
-            return qlm_fail(QLM_E_ARG, "path too long: %s", o->src);
+        qlm_status rc = qlm_path_join(path, sizeof path, o->src, "config.json");
+        if (rc)
+            return rc;
         if (!qlm_is_file(path))
             return qlm_fail(QLM_E_MISSING, "%s: a Hugging Face folder needs config.json", o->src);
         *kind = KIND_HF;

@@ -11,14 +11,6 @@
 #include "formats/safetensors/safetensors.h"
 #include "runtime/tokenizer/tokenizer.h"
 
-static qlm_status join(char *buf, size_t cap, const char *dir, const char *name)
-{
-    int n = snprintf(buf, cap, "%s/%s", dir, name);
-    if (n < 0 || (size_t)n >= cap)
-        return qlm_fail(QLM_E_ARG, "path too long: %s/%s", dir, name);
-    return QLM_OK;
-}
-
 static const qlm_hf_param *find_param(const qlm_hf_param *p, size_t n, const char *hf)
 {
     for (size_t i = 0; i < n; i++)
@@ -77,7 +69,7 @@ static qlm_status write_generation(const char *dir, qlm_writer *w)
     char path[4096], *text;
     size_t len;
     json_doc *doc;
-    qlm_status rc = join(path, sizeof path, dir, "generation_config.json");
+    qlm_status rc = qlm_path_join(path, sizeof path, dir, "generation_config.json");
     if (rc || !qlm_is_file(path))
         return rc;
     if ((rc = qlm_read_file(path, 1u << 20, &text, &len)))
@@ -149,7 +141,7 @@ qlm_status qlm_src_hf(const qlm_convert_opts *o, qlm_writer *w, qlm_emitter *e)
     qlm_hf_param *p = NULL;
     size_t n = 0;
     qlm_st *st = NULL;
-    qlm_status rc = join(path, sizeof path, o->src, "config.json");
+    qlm_status rc = qlm_path_join(path, sizeof path, o->src, "config.json");
     if (!rc)
         rc = qlm_hfconfig_load(path, &c);
     if (!rc)

@@ -15,14 +15,6 @@
 
 #define CHUNK (1u << 22) /* elements generated and written at a time */
 
-static qlm_status join(char *buf, size_t cap, const char *dir, const char *name)
-{
-    int n = snprintf(buf, cap, "%s/%s", dir, name);
-    if (n < 0 || (size_t)n >= cap)
-        return qlm_fail(QLM_E_ARG, "path too long: %s/%s", dir, name);
-    return QLM_OK;
-}
-
 static qlm_status read_json(const char *path, json_doc **doc)
 {
     char *text;
@@ -82,7 +74,7 @@ static qlm_status load_config(const qlm_synth_opts *o, json_doc **doc, const jso
 static qlm_status write_config(const char *dir, const json_value *config)
 {
     char path[4096];
-    qlm_status rc = join(path, sizeof path, dir, "config.json");
+    qlm_status rc = qlm_path_join(path, sizeof path, dir, "config.json");
     if (rc)
         return rc;
     FILE *f = fopen(path, "w");
@@ -120,9 +112,9 @@ static qlm_status copy_tokenizer(const char *from_dir, const char *to_dir)
                                         "merges.txt"};
     char from[4096], to[4096];
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
-        qlm_status rc = join(from, sizeof from, from_dir, files[i]);
+        qlm_status rc = qlm_path_join(from, sizeof from, from_dir, files[i]);
         if (!rc)
-            rc = join(to, sizeof to, to_dir, files[i]);
+            rc = qlm_path_join(to, sizeof to, to_dir, files[i]);
         if (rc)
             return rc;
         if (!qlm_is_file(from)) {
@@ -159,7 +151,7 @@ static qlm_status write_weights(const char *dir, const qlm_hfconfig *c, uint64_t
     size_t n;
     qlm_st_writer *w = NULL;
     uint16_t *buf = malloc(CHUNK * sizeof *buf);
-    qlm_status rc = buf ? join(path, sizeof path, dir, "model.safetensors") : qlm_fail(QLM_E_NOMEM, "out of memory");
+    qlm_status rc = buf ? qlm_path_join(path, sizeof path, dir, "model.safetensors") : qlm_fail(QLM_E_NOMEM, "out of memory");
     if (rc || (rc = qlm_hf_params(c, &p, &n))) {
         free(buf);
         return rc;

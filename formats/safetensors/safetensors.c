@@ -320,15 +320,6 @@ const qlm_st_tensor *qlm_st_find(const qlm_st *st, const char *name)
     return NULL;
 }
 
-/* "dir/name" into buf; QLM_E_ARG when it does not fit. */
-static qlm_status join(char *buf, size_t cap, const char *dir, const char *name)
-{
-    int n = snprintf(buf, cap, "%s/%s", dir, name);
-    if (n < 0 || (size_t)n >= cap)
-        return qlm_fail(QLM_E_ARG, "path too long: %s/%s", dir, name);
-    return QLM_OK;
-}
-
 /* Shard file names come from the index: they must stay inside the folder. */
 static qlm_status check_shard_name(const char *s, size_t len)
 {
@@ -356,7 +347,7 @@ static qlm_status open_shards(qlm_st *st, const char *dir, const json_value *wm,
         if (k < n_shards)
             continue;
         shards[n_shards++] = s;
-        if ((rc = join(path, sizeof path, dir, s)) || (rc = add_file(st, path)))
+        if ((rc = qlm_path_join(path, sizeof path, dir, s)) || (rc = add_file(st, path)))
             return rc;
     }
     return QLM_OK;
@@ -407,11 +398,11 @@ static qlm_status open_index(qlm_st *st, const char *dir, const char *index)
 qlm_status qlm_st_open_dir(const char *dir, qlm_st **out)
 {
     char path[4096];
-    qlm_status rc = join(path, sizeof path, dir, "model.safetensors.index.json");
+    qlm_status rc = qlm_path_join(path, sizeof path, dir, "model.safetensors.index.json");
     if (rc)
         return rc;
     if (!qlm_is_file(path)) {
-        if ((rc = join(path, sizeof path, dir, "model.safetensors")))
+        if ((rc = qlm_path_join(path, sizeof path, dir, "model.safetensors")))
             return rc;
         if (!qlm_is_file(path))
             return qlm_fail(QLM_E_MISSING, "%s: neither model.safetensors.index.json nor model.safetensors", dir);
