@@ -39,17 +39,36 @@ const char *tu_source(const char *rel)
     return b;
 }
 
+static char g_tmpdir[1024];
+static pid_t g_tmpdir_owner;
+
+/* Converted models are large: remove the scratch directory when the test
+ * binary exits normally (QLM_KEEP_TMP=1 keeps it for debugging). Only the
+ * process that created it removes it, so forked children exiting early (pty
+ * tests) cannot pull it from under the parent. */
+static void remove_tmpdir(void)
+{
+    const char *keep = getenv("QLM_KEEP_TMP");
+    if (getpid() != g_tmpdir_owner || (keep && *keep && strcmp(keep, "0") != 0))
+        return;
+    char cmd[1100];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_tmpdir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "warning: could not remove %s\n", g_tmpdir);
+}
+
 const char *tu_tmpdir(void)
 {
-    static char dir[1024];
-    if (!dir[0]) {
-        snprintf(dir, sizeof dir, "%.900s/tmp/t%ld", QLM_BUILD_DIR, (long)getpid());
-        char cmd[4200];
-        snprintf(cmd, sizeof cmd, "mkdir -p '%s'", dir);
+    if (!g_tmpdir[0]) {
+        snprintf(g_tmpdir, sizeof g_tmpdir, "%.900s/tmp/t%ld", QLM_BUILD_DIR, (long)getpid());
+        char cmd[1100];
+        snprintf(cmd, sizeof cmd, "mkdir -p '%s'", g_tmpdir);
         if (system(cmd) != 0)
-            fail_msg("cannot create %s", dir);
+            fail_msg("cannot create %s", g_tmpdir);
+        g_tmpdir_owner = getpid();
+        atexit(remove_tmpdir);
     }
-    return dir;
+    return g_tmpdir;
 }
 
 const char *tu_tmp(const char *name)
