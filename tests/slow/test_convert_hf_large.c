@@ -37,5 +37,10 @@ int main(void)
         cmocka_unit_test(test_qwen25_05b),
         cmocka_unit_test(test_qwen3_06b),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int failed = cmocka_run_group_tests(tests, NULL, NULL);
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tu_tmpdir()); /* tens of MB of models; kept on failure */
+    if (!failed && system(cmd) != 0)
+        return 1;
+    return failed;
 }

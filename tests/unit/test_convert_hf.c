@@ -252,5 +252,10 @@ int main(void)
         cmocka_unit_test(test_small_vocab),
         cmocka_unit_test(test_f32_f16_sharded),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int failed = cmocka_run_group_tests(tests, NULL, NULL);
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tu_tmpdir()); /* tens of MB of models; kept on failure */
+    if (!failed && system(cmd) != 0)
+        return 1;
+    return failed;
 }
