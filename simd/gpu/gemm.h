@@ -1,0 +1,45 @@
+/* CPU emulations of the SIMT reference GPU GEMM kernels, bit for bit.
+ *
+ * docs/GPU-NUMERICS.md section 2 states each contract; tests/gpu/gemm_ref.cu
+ * is the CUDA kernel, and tests/data/gpu/gemm_*.f32.zst its outputs on an H200.
+ * All compute out[m*N + n] = sum_k A[m][k] * W[n][k] (W is out x in, like every
+ * qlm weight) with one f32 accumulator per output, added to in increasing k
+ * by fmaf, starting from +0. Quantized operands hold one code per byte.
+ * A NaN result is stored as the canonical 0x7FFFFFFF, as the GPU writes it.
+ */
+#ifndef QLM_SIMD_GPU_GEMM_H
+#define QLM_SIMD_GPU_GEMM_H
+
+#include <stdint.h>
+
+#define QLM_GPU_W4_GROUP 128  /* W4A16 scale group along K (last group may be short) */
+#define QLM_GPU_NVFP4_BLOCK 16
+#define QLM_GPU_MXFP4_BLOCK 32
+#define QLM_GPU_FP8_MAX 448.0f
+#define QLM_GPU_FP8_MIN_SCALE (1.0f / (448.0f * 512.0f)) /* vLLM's floor for dynamic scales */
+
+/* W4A16 (Marlin numerics): a f16 [M][K]; q int4 codes 0..15 [N][K];
+ * s f16 [N][ceil(K/128)]. w = f16(q-8) * s rounded to f16; acc += f32(a)*f32(w). */
+void qlm_gpu_gemm_w4a16(int M, int N, int K, const uint16_t *a, const uint8_t *q,
+                        const uint16_t *s, float *out);
+
+/* Per-token dynamic E4M3 quantization of one activation row: scale =
+ * max(amax/448, QLM_GPU_FP8_MIN_SCALE), q[k] = e4m3_sat(a[k] / scale). */
+float qlm_gpu_fp8_quant_row(int K, const float *a, uint8_t *q);
+
+/* FP8 W8A8: a f32 [M][K] quantized per row as above; w E4M3 [N][K]; sw f32 [N].
+ * acc += e4m3(qa)*e4m3(w) (exact products); out = (acc * scale_a[m]) * sw[n]. */
+void qlm_gpu_gemm_fp8(int M, int N, int K, const float *a, const uint8_t *w, const float *sw,
+                      float *out);
+
+/* NVFP4 x bf16: a bf16 [M][K]; q E2M1 [N][K]; sb UE4M3 [N][K/16]; K % 16 == 0.
+ * w = e2m1(q) * ue4m3(sb) (exact); acc += f32(a) * w; out = acc * ts. */
+void qlm_gpu_gemm_nvfp4(int M, int N, int K, const uint16_t *a, const uint8_t *q,
+                        const uint8_t *sb, float ts, float *out);
+
+/* MXFP4 x bf16: a bf16 [M][K]; q E2M1 [N][K]; se E8M0 [N][K/32]; K % 32 == 0.
+ * w = e2m1(q) * 2^(se-127) (exact); acc += f32(a) * w; out = acc. */
+void qlm_gpu_gemm_mxfp4(int M, int N, int K, const uint16_t *a, const uint8_t *q,
+                        const uint8_t *se, float *out);
+
+#endif

@@ -1,0 +1,34 @@
+/* Random GEMM cases for the GPU GEMM contracts, regenerable from a seed on
+ * both sides: tests/gpu/gemm_ref.cu (compiled as C by gcc there) and the CPU
+ * tests build the very same operands, so only the GPU outputs are stored.
+ * Plain C, no cmocka: the CUDA programs link it. */
+#ifndef QLM_GPU_CASES_H
+#define QLM_GPU_CASES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum { GC_W4A16, GC_FP8, GC_NVFP4, GC_MXFP4, GC_NPATHS } gc_path;
+
+typedef struct {
+    gc_path path;
+    int M, N, K;
+    int style;       /* 0 plain [-1,1], 1 exponent spread, 2 raw bit patterns (subnormals, huge) */
+    uint16_t *a16;   /* f16 (W4A16) or bf16 (NVFP4/MXFP4) activations [M][K] */
+    float *a32;      /* f32 activations [M][K] (FP8) */
+    uint8_t *wq;     /* weight codes [N][K], one per byte */
+    uint16_t *s16;   /* W4A16 f16 group scales [N][ceil(K/128)] */
+    uint8_t *s8;     /* NVFP4 UE4M3 [N][K/16] or MXFP4 E8M0 [N][K/32] scales */
+    float *sw;       /* FP8 per-channel scales [N] */
+    float ts;        /* NVFP4 tensor scale */
+} gc_case;
+
+#define GC_CASES 1000 /* cases per path in tests/data/gpu */
+
+extern const char *const gc_path_names[GC_NPATHS]; /* "w4a16", "fp8", "nvfp4", "mxfp4" */
+
+/* Case i of a path (seeded by path and i). Returns 0, or -1 if out of memory. */
+int gc_make(gc_path path, uint32_t i, gc_case *c);
+void gc_free(gc_case *c);
+
+#endif
