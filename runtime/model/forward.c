@@ -139,13 +139,11 @@ static void attention(const qlm_ctx *c, int64_t l, int64_t nt, int64_t pos0)
         int64_t t = i / H, h = i % H, n_keys = pos0 + t + 1, off = (h / group) * hd;
         const float *q = c->q + t * qd + h * hd;
         float *sc = c->scores + (int64_t)omp_get_thread_num() * c->n_ctx;
-        for (int64_t j = 0; j < n_keys; j++)
-            sc[j] = k->dot(q, kc + j * kvd + off, hd) * scale;
+        k->dot_rows(sc, q, kc + off, n_keys, kvd, hd, scale);
         k->softmax(sc, n_keys);
         float *out = c->att + t * qd + h * hd;
         memset(out, 0, (size_t)hd * sizeof *out);
-        for (int64_t j = 0; j < n_keys; j++)
-            k->axpy(out, sc[j], vc + j * kvd + off, hd);
+        k->axpy_rows(out, sc, vc + off, n_keys, kvd, hd);
     }
 }
 
