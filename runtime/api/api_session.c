@@ -1,0 +1,221 @@
+/* libqlm: context handle — evaluation in chunks with a progress/cancel
+ * callback, and KV-cache state save/restore. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/api/api_int.h"
+#include "runtime/model/ctx_int.h"
+
+qlm_session_params qlm_session_params_default(void)
+{
+    return (qlm_session_params){.size = sizeof(qlm_session_params)};
+}
+
+qlm_status qlm_session_new(const qlm_lm *lm, const qlm_session_params *p, qlm_session **out)
+{
+    if (!out)
+        return qlm_fail(QLM_E_ARG, "qlm_session_new: NULL out");
+    *out = NULL;
+    if (!lm)
+        return qlm_fail(QLM_E_ARG, "qlm_session_new: NULL model");
+    qlm_session_params d = qlm_session_params_default();
+    if (!p)
+        p = &d;
+    qlm_status st = qlm_api_check_size(p->size, sizeof *p, sizeof *p, "qlm_session_params");
+    if (st != QLM_OK)
+        return st;
+    if (p->n_ctx < 0)
+        return qlm_fail(QLM_E_ARG, "qlm_session_new: negative n_ctx %lld", (long long)p->n_ctx);
+    qlm_session *s = calloc(1, sizeof *s);
+    if (!s)
+        return qlm_fail(QLM_E_NOMEM, "out of memory for the context");
+    qlm_ctx_params cp = {.n_ctx = p->n_ctx, .n_threads = p->n_threads, .n_batch = p->n_batch};
+    st = qlm_ctx_new(lm->model, &cp, &s->ctx);
+    if (st != QLM_OK) {
+        free(s);
+        return st;
+    }
+    s->lm = lm;
+    s->progress = p->progress;
+    s->progress_user = p->progress_user;
+    *out = s;
+    return QLM_OK;
+}
+
+void qlm_session_free(qlm_session *s)
+{
+    if (!s)
+        return;
+    qlm_ctx_free(s->ctx);
+    free(s);
+}
+
+int64_t qlm_session_n_ctx(const qlm_session *s) { return s ? qlm_ctx_n_ctx(s->ctx) : -1; }
+int64_t qlm_session_pos(const qlm_session *s) { return s ? qlm_ctx_pos(s->ctx) : -1; }
+
+qlm_status qlm_session_truncate(qlm_session *s, int64_t pos)
+{
+    if (!s)
+        return qlm_fail(QLM_E_ARG, "qlm_session_truncate: NULL context");
+    return qlm_ctx_truncate(s->ctx, pos);
+}
+
+qlm_status qlm_session_eval(qlm_session *s, const int32_t *tokens, int64_t n, float *logits, int all_logits)
+{
+    if (!s || !tokens || n <= 0)
+        return qlm_fail(QLM_E_ARG, "qlm_session_eval: %s", !s ? "NULL context" : !tokens ? "NULL tokens"
+                                                                                       : "n must be > 0");
+    qlm_ctx *c = s->ctx;
+    if (n > c->n_ctx - c->pos)
+        return qlm_fail(QLM_E_LIMIT, "context full: %lld tokens at position %lld exceed n_ctx %lld",
+                        (long long)n, (long long)c->pos, (long long)c->n_ctx);
+    if (!s->progress)
+        return qlm_ctx_eval(c, tokens, n, logits, all_logits != 0);
+    /* With a callback: one forward call per n_batch chunk (what qlm_ctx_eval
+     * does inside anyway), asking the caller between chunks. */
+    int64_t V = qlm_model_hparams(s->lm->model)->n_vocab;
+    for (int64_t done = 0; done < n;) {
+        if (s->progress(s->progress_user, done, n))
+            return qlm_fail(QLM_E_INTERRUPTED, "evaluation cancelled by the progress callback after %lld of %lld tokens",
+                            (long long)done, (long long)n);
+        int64_t k = n - done < c->n_batch ? n - done : c->n_batch;
+        bool last = done + k == n;
+        float *lg = !logits ? NULL : all_logits ? logits + done * V : last ? logits : NULL;
+        qlm_status st = qlm_ctx_eval(c, tokens + done, k, lg, all_logits != 0);
+        if (st != QLM_OK)
+            return st;
+        done += k;
+    }
+    s->progress(s->progress_user, n, n);
+    return QLM_OK;
+}
+
+/* ---- state: "QLMSTATE", then int64 n_layers, kv_dim, pos, then for each
+ * layer pos rows of K and pos rows of V (kv_dim floats each, host order). */
+
+#define STATE_MAGIC "QLMSTATE"
+enum { STATE_HEADER = 8 + 3 * 8 };
+
+static int64_t kv_dim(const qlm_ctx *c)
+{
+    const qlm_hparams *hp = qlm_model_hparams(c->m);
+    return hp->n_kv_heads * hp->head_dim;
+}
+
+static size_t state_bytes(const qlm_ctx *c, int64_t pos)
+{
+    /* pos <= n_ctx, whose cache was allocated, so the product fits. */
+    return STATE_HEADER + 2 * (size_t)qlm_model_hparams(c->m)->n_layers * (size_t)pos * (size_t)kv_dim(c) *
+                              sizeof(float);
+}
+
+qlm_status qlm_session_state_size(const qlm_session *s, size_t *size)
+{
+    if (!s || !size)
+        return qlm_fail(QLM_E_ARG, "qlm_session_state_size: NULL argument");
+    *size = state_bytes(s->ctx, s->ctx->pos);
+    return QLM_OK;
+}
+
+qlm_status qlm_session_state_save(const qlm_session *s, void *buf, size_t cap, size_t *written)
+{
+    if (!s || !buf)
+        return qlm_fail(QLM_E_ARG, "qlm_session_state_save: NULL argument");
+    const qlm_ctx *c = s->ctx;
+    size_t need = state_bytes(c, c->pos);
+    if (cap < need)
+        return qlm_fail(QLM_E_SIZE, "state buffer holds %zu bytes, the state needs %zu", cap, need);
+    int64_t L = qlm_model_hparams(c->m)->n_layers, kvd = kv_dim(c);
+    int64_t hdr[3] = {L, kvd, c->pos};
+    char *p = buf;
+    memcpy(p, STATE_MAGIC, 8);
+    memcpy(p + 8, hdr, sizeof hdr);
+    p += STATE_HEADER;
+    size_t rows = (size_t)c->pos * (size_t)kvd * sizeof(float);
+    for (int64_t l = 0; l < L; l++) {
+        size_t at = (size_t)l * (size_t)c->n_ctx * (size_t)kvd;
+        memcpy(p, c->kc + at, rows);
+        memcpy(p + rows, c->vc + at, rows);
+        p += 2 * rows;
+    }
+    if (written)
+        *written = need;
+    return QLM_OK;
+}
+
+qlm_status qlm_session_state_load(qlm_session *s, const void *buf, size_t len)
+{
+    if (!s || !buf)
+        return qlm_fail(QLM_E_ARG, "qlm_session_state_load: NULL argument");
+    qlm_ctx *c = s->ctx;
+    const char *p = buf;
+    if (len < STATE_HEADER || memcmp(p, STATE_MAGIC, 8) != 0)
+        return qlm_fail(QLM_E_MAGIC, "not a qlm context state (%zu bytes)", len);
+    int64_t hdr[3];
+    memcpy(hdr, p + 8, sizeof hdr);
+    int64_t L = qlm_model_hparams(c->m)->n_layers, kvd = kv_dim(c);
+    if (hdr[0] != L || hdr[1] != kvd)
+        return qlm_fail(QLM_E_SHAPE, "state is for %lld layers x %lld KV dims, this model has %lld x %lld",
+                        (long long)hdr[0], (long long)hdr[1], (long long)L, (long long)kvd);
+    if (hdr[2] < 0 || hdr[2] > c->n_ctx)
+        return qlm_fail(QLM_E_LIMIT, "state holds %lld positions, the context only %lld", (long long)hdr[2],
+                        (long long)c->n_ctx);
+    if (len != state_bytes(c, hdr[2]))
+        return qlm_fail(QLM_E_SIZE, "state is %zu bytes, %lld positions need %zu", len, (long long)hdr[2],
+                        state_bytes(c, hdr[2]));
+    p += STATE_HEADER;
+    size_t rows = (size_t)hdr[2] * (size_t)kvd * sizeof(float);
+    for (int64_t l = 0; l < L; l++) {
+        size_t at = (size_t)l * (size_t)c->n_ctx * (size_t)kvd;
+        memcpy(c->kc + at, p, rows);
+        memcpy(c->vc + at, p + rows, rows);
+        p += 2 * rows;
+    }
+    c->pos = hdr[2];
+    return QLM_OK;
+}
+
+qlm_status qlm_session_state_save_file(const qlm_session *s, const char *path)
+{
+    if (!s || !path)
+        return qlm_fail(QLM_E_ARG, "qlm_session_state_save_file: NULL argument");
+    size_t n;
+    qlm_session_state_size(s, &n);
+    void *buf = malloc(n);
+    if (!buf)
+        return qlm_fail(QLM_E_NOMEM, "out of memory for %zu bytes of state", n);
+    qlm_status st = qlm_session_state_save(s, buf, n, &n);
+    FILE *f = st == QLM_OK ? fopen(path, "wb") : NULL;
+    if (st == QLM_OK && !f)
+        st = qlm_fail(QLM_E_IO, "%s: cannot create", path);
+    if (f && (fwrite(buf, 1, n, f) != n) + (fclose(f) != 0))
+        st = qlm_fail(QLM_E_IO, "%s: write failed", path);
+    free(buf);
+    return st;
+}
+
+qlm_status qlm_session_state_load_file(qlm_session *s, const char *path)
+{
+    if (!s || !path)
+        return qlm_fail(QLM_E_ARG, "qlm_session_state_load_file: NULL argument");
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return qlm_fail(QLM_E_IO, "%s: cannot open", path);
+    /* Largest valid state for this context bounds the read (never sized from the file). */
+    size_t cap = state_bytes(s->ctx, s->ctx->n_ctx);
+    char *buf = malloc(cap + 1);
+    qlm_status st = QLM_OK;
+    if (!buf)
+        st = qlm_fail(QLM_E_NOMEM, "out of memory for %zu bytes of state", cap);
+    size_t n = buf ? fread(buf, 1, cap + 1, f) : 0;
+    if (st == QLM_OK && ferror(f))
+        st = qlm_fail(QLM_E_IO, "%s: read failed", path);
+    fclose(f);
+    if (st == QLM_OK && n > cap)
+        st = qlm_fail(QLM_E_SIZE, "%s: larger than any state of this context (%zu bytes)", path, cap);
+    if (st == QLM_OK && (st = qlm_session_state_load(s, buf, n)) != QLM_OK)
+        qlm_fail_context(st, "%s", path);
+    free(buf);
+    return st;
+}
