@@ -117,7 +117,7 @@ typedef struct {
 /* Render messages as Hugging Face apply_chat_template does. tpl: Jinja text,
  * or NULL for the model's own template (QLM_E_MISSING if it has none).
  * *out malloc'd and NUL-terminated. QLM_E_TEMPLATE names the line. */
-qlm_status qlm_chat_render(const qlm_lm *lm, const char *tpl, const qlm_message *msgs, size_t n,
+qlm_status qlm_chat_apply(const qlm_lm *lm, const char *tpl, const qlm_message *msgs, size_t n,
                            int add_generation_prompt, char **out, size_t *len);
 /* A built-in template's text (chatml, llama3, llama2, zephyr, qwen3) or NULL. */
 const char *qlm_chat_builtin(const char *name);

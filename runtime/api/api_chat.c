@@ -13,18 +13,18 @@ static const char *token_text(const qlm_tokenizer *t, int32_t id)
     return id >= 0 ? qlm_tok_text(t, id, &len) : "";
 }
 
-qlm_status qlm_chat_render(const qlm_lm *lm, const char *tpl, const qlm_message *msgs, size_t n,
+qlm_status qlm_chat_apply(const qlm_lm *lm, const char *tpl, const qlm_message *msgs, size_t n,
                            int add_generation_prompt, char **out, size_t *len)
 {
     if (!lm || (!msgs && n) || !out || !len)
-        return qlm_fail(QLM_E_ARG, "qlm_chat_render: NULL argument");
+        return qlm_fail(QLM_E_ARG, "qlm_chat_apply: NULL argument");
     *out = NULL;
     *len = 0;
     if (!tpl && !(tpl = qlm_tok_chat_template(lm->tok)))
         return qlm_fail(QLM_E_MISSING, "the model has no chat template; pass one (e.g. qlm_chat_builtin(\"chatml\"))");
     for (size_t i = 0; i < n; i++)
         if (!msgs[i].role || !msgs[i].content)
-            return qlm_fail(QLM_E_ARG, "qlm_chat_render: message %zu has a NULL role or content", i);
+            return qlm_fail(QLM_E_ARG, "qlm_chat_apply: message %zu has a NULL role or content", i);
     qlm_chat_msg *cm = calloc(n ? n : 1, sizeof *cm);
     if (!cm)
         return qlm_fail(QLM_E_NOMEM, "out of memory for %zu chat messages", n);

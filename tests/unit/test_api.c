@@ -120,7 +120,7 @@ static void test_misuse(void **state)
     char *text;
     assert_status(qlm_tokenize(NULL, "a", 1, -1, 0, &ids, &n), QLM_E_ARG);
     assert_status(qlm_detokenize(g_lm, NULL, 3, &text, &n), QLM_E_ARG);
-    assert_status(qlm_chat_render(g_lm, "{{ x", NULL, 0, 1, &text, &n), QLM_E_TEMPLATE);
+    assert_status(qlm_chat_apply(g_lm, "{{ x", NULL, 0, 1, &text, &n), QLM_E_TEMPLATE);
     assert_null(qlm_detok_next(NULL, 1, NULL));
     assert_status(qlm_set_isa("no-such-isa"), QLM_E_UNSUPPORTED);
     assert_string_equal(qlm_strerror((qlm_status)-3), "QLM_E_UNKNOWN");
@@ -204,7 +204,7 @@ static void test_chat_render(void **state)
     assert_non_null(tpl);
     char *got;
     size_t len;
-    assert_ok(qlm_chat_render(g_lm, tpl, msgs, 4, 1, &got, &len));
+    assert_ok(qlm_chat_apply(g_lm, tpl, msgs, 4, 1, &got, &len));
 
     qlm_tokenizer *t;
     assert_ok(qlm_tok_load_path(g_model, &t));
@@ -232,7 +232,7 @@ static void test_chat_render(void **state)
     qlm_lm_info info = {.size = sizeof info};
     assert_ok(qlm_lm_get_info(g_lm, &info));
     if (!info.chat_template)
-        assert_status(qlm_chat_render(g_lm, NULL, msgs, 4, 1, &got, &len), QLM_E_MISSING);
+        assert_status(qlm_chat_apply(g_lm, NULL, msgs, 4, 1, &got, &len), QLM_E_MISSING);
 }
 
 /* Logits for every prompt position, one context on its own. */
