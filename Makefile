@@ -5,7 +5,7 @@ CMAKE ?= cmake
 QLM_SHARED ?= $(abspath ../shared)
 export QLM_SHARED
 
-.PHONY: all deps qlm test test-slow asan fuzz fuzz-smoke clean chat soak
+.PHONY: all deps qlm install test test-slow asan fuzz fuzz-smoke clean chat soak
 
 all: qlm
 
@@ -18,6 +18,12 @@ build/CMakeCache.txt: | deps
 
 qlm: build/CMakeCache.txt
 	$(CMAKE) --build build -j $(JOBS)
+
+# `make install PREFIX=/some/dir`: libqlm.so.0, libqlm.a, qlm.h, qlm.pc, the
+# CMake package (find_package(qlm)), the qlm binary and its man page.
+PREFIX ?= /usr/local
+install: qlm
+	$(CMAKE) --install build --prefix "$(PREFIX)"
 
 test: qlm
 	cd build && ctest -L fast --output-on-failure -j $(JOBS)
