@@ -1,22 +1,14 @@
 /* qlm perplexity: llama.cpp's perplexity method, so numbers compare.
  *
- * The whole file is tokenized (BOS first when the vocabulary adds one) and
- * cut into floor(n / ctx) chunks of ctx tokens; each chunk runs from an empty
- * context with its first token replaced by BOS (when add_bos), and only its
- * second half is scored: the logits at positions ctx/2 .. ctx-2 predict the
- * next token. PPL = exp(mean NLL); the +/- is llama.cpp's: sqrt of the
- * NLL variance / (count - 1), times PPL. */
+ * Chunking and scoring: runtime/cli/ppl_chunk.h. PPL = exp(mean NLL); the
+ * +/- is llama.cpp's: sqrt of the NLL variance / (count - 1), times PPL. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "formats/common/mapfile.h"
 #include "runtime/cli/cli.h"
-#include "runtime/cli/run_gen.h"
-#include "simd/ref/qmath.h"
-
-#define MAX_TEXT_BYTES ((size_t)1 << 30)
+#include "runtime/cli/ppl_chunk.h"
 
 static void usage(FILE *f)
 {
@@ -76,52 +68,20 @@ static int parse_args(int argc, char **argv, ppl_opts *o)
     return 0;
 }
 
-/* -log softmax(logits)[tok], with a double sum of deterministic exps. */
-static double nll_of(const float *lg, int64_t V, int32_t tok)
-{
-    float mx = lg[0];
-    for (int64_t i = 1; i < V; i++)
-        mx = lg[i] > mx ? lg[i] : mx;
-    double sum = 0;
-    for (int64_t i = 0; i < V; i++)
-        sum += qlm_expf(lg[i] - mx);
-    return -((double)(lg[tok] - mx) - qlm_log_d(sum));
-}
-
-static qlm_status tokenize_file(const char *path, const qlm_tokenizer *tok, int32_t **ids, size_t *n)
-{
-    char *text;
-    size_t len;
-    qlm_status st = qlm_read_file(path, MAX_TEXT_BYTES, &text, &len);
-    if (st != QLM_OK)
-        return st;
-    qlm_tok_encode_opts eo = {qlm_tok_add_bos(tok), false};
-    st = qlm_tok_encode(tok, text, len, &eo, ids, n);
-    free(text);
-    return st;
-}
-
 typedef struct {
     double nll, nll2;
     int64_t count;
 } ppl_acc;
 
-/* One chunk: first half unscored (no logits), second half with logits. */
+/* One chunk (ppl_chunk.h), its scored positions added to acc. */
 static qlm_status score_chunk(run_env *env, const int32_t *tok, int64_t ctx, int32_t bos, float *lg, ppl_acc *acc)
 {
     int64_t V = qlm_model_hparams(env->m)->n_vocab, first = ctx / 2;
-    int32_t head = bos >= 0 ? bos : tok[0];
-    qlm_status st = qlm_ctx_truncate(env->c, 0);
-    if (st == QLM_OK)
-        st = qlm_ctx_eval(env->c, &head, 1, NULL, false);
-    if (st == QLM_OK && first > 1)
-        st = qlm_ctx_eval(env->c, tok + 1, first - 1, NULL, false);
-    if (st == QLM_OK)
-        st = qlm_ctx_eval(env->c, tok + first, ctx - first, lg, true);
+    qlm_status st = ppl_eval_chunk(env, tok, ctx, bos, lg);
     if (st != QLM_OK)
         return st;
     for (int64_t j = 0; j < ctx - 1 - first; j++) {
-        double v = nll_of(lg + j * V, V, tok[first + j + 1]);
+        double v = ppl_nll_of(lg + j * V, V, tok[first + j + 1]);
         acc->nll += v;
         acc->nll2 += v * v;
         acc->count++;
@@ -143,7 +103,7 @@ static int ppl_main(const ppl_opts *o)
     if ((st = qlm_tok_load_qlm(qlm_model_file(env.m), &env.tok)) != QLM_OK)
         goto out;
     double t0 = run_now();
-    if ((st = tokenize_file(o->file, env.tok, &ids, &n_ids)) != QLM_OK)
+    if ((st = ppl_tokenize_file(o->file, env.tok, &ids, &n_ids)) != QLM_OK)
         goto out;
     fprintf(stderr, "perplexity: %zu tokens in %.2f s\n", n_ids, run_now() - t0);
     int64_t n_chunks = (int64_t)n_ids / o->ctx;

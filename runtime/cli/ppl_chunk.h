@@ -1,0 +1,28 @@
+/* llama.cpp-style chunked scoring shared by `qlm perplexity` and `qlm kld`:
+ * the text is tokenized whole (BOS first when the vocabulary adds one) and cut
+ * into floor(n / ctx) chunks of ctx tokens; each chunk runs from an empty
+ * context with its first token replaced by BOS (when add_bos), and only its
+ * second half is scored: the logits at positions ctx/2 .. ctx-2 predict the
+ * next token. */
+#ifndef QLM_PPL_CHUNK_H
+#define QLM_PPL_CHUNK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "runtime/cli/run_gen.h"
+
+/* Whole file -> token ids (malloc'd). */
+qlm_status ppl_tokenize_file(const char *path, const qlm_tokenizer *tok, int32_t **ids, size_t *n);
+
+/* Scored positions per chunk: ctx - 1 - ctx/2. */
+static inline int64_t ppl_scored(int64_t ctx) { return ctx - 1 - ctx / 2; }
+
+/* Evaluate one chunk tok[0..ctx); lg receives (ctx - ctx/2) x n_vocab logits,
+ * row j predicting tok[ctx/2 + j + 1]. bos < 0: keep tok[0]. */
+qlm_status ppl_eval_chunk(run_env *env, const int32_t *tok, int64_t ctx, int32_t bos, float *lg);
+
+/* -log softmax(logits)[tok], a double sum of deterministic exps. */
+double ppl_nll_of(const float *lg, int64_t V, int32_t tok);
+
+#endif
