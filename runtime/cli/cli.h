@@ -20,6 +20,11 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format
 bool cli_parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *out);
 bool cli_parse_f64(const char *s, double lo, double hi, double *out);
 
+/* For the option argv[*i]: it must be one of `known` (space-separated, with a
+ * space at both ends: " -m --model ") and have a value, which is returned in
+ * *value with *i advanced past it. Returns 0, or the usage-error exit status. */
+int cli_option_value(const char *cmd, const char *known, int argc, char **argv, int *i, const char **value);
+
 /* True if argv[i] is "-h" or "--help". */
 bool cli_is_help(const char *arg);
 

@@ -42,14 +42,10 @@ static int parse_args(int argc, char **argv, kld_opts *o)
             o->json = true;
             continue;
         }
-        static const char *const known = " -m --model --base -f --file -c --ctx --chunks -t --threads ";
-        char key[64];
-        snprintf(key, sizeof key, " %.60s ", a);
-        if (!strstr(known, key))
-            return cli_usage_error("kld", "unknown option '%s'", a);
-        if (i + 1 >= argc)
-            return cli_usage_error("kld", "%s needs a value", a);
-        const char *v = argv[++i];
+        const char *v;
+        int rc = cli_option_value("kld", " -m --model --base -f --file -c --ctx --chunks -t --threads ", argc, argv, &i, &v);
+        if (rc)
+            return rc;
         if (strcmp(a, "-m") == 0 || strcmp(a, "--model") == 0)
             o->model = v;
         else if (strcmp(a, "--base") == 0)

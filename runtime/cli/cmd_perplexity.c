@@ -40,14 +40,10 @@ static int parse_args(int argc, char **argv, ppl_opts *o)
             o->json = true;
             continue;
         }
-        static const char *const known = " -m --model -f --file -c --ctx --chunks -t --threads ";
-        char key[64];
-        snprintf(key, sizeof key, " %.60s ", a);
-        if (!strstr(known, key))
-            return cli_usage_error("perplexity", "unknown option '%s'", a);
-        if (i + 1 >= argc)
-            return cli_usage_error("perplexity", "%s needs a value", a);
-        const char *v = argv[++i];
+        const char *v;
+        int rc = cli_option_value("perplexity", " -m --model -f --file -c --ctx --chunks -t --threads ", argc, argv, &i, &v);
+        if (rc)
+            return rc;
         if (strcmp(a, "-m") == 0 || strcmp(a, "--model") == 0)
             o->model = v;
         else if (strcmp(a, "-f") == 0 || strcmp(a, "--file") == 0)

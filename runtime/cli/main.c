@@ -65,6 +65,19 @@ bool cli_parse_f64(const char *s, double lo, double hi, double *out)
     return true;
 }
 
+int cli_option_value(const char *cmd, const char *known, int argc, char **argv, int *i, const char **value)
+{
+    const char *a = argv[*i];
+    char key[64];
+    snprintf(key, sizeof key, " %.60s ", a);
+    if (!strstr(known, key))
+        return cli_usage_error(cmd, "unknown option '%s'", a);
+    if (*i + 1 >= argc)
+        return cli_usage_error(cmd, "%s needs a value", a);
+    *value = argv[++*i];
+    return 0;
+}
+
 bool cli_is_help(const char *arg) { return strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0; }
 
 int cmd_version(int argc, char **argv)
