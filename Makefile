@@ -29,7 +29,7 @@ test: qlm
 	cd build && ctest -L fast --output-on-failure -j $(JOBS)
 
 test-slow: qlm
-	cd build && ctest -L slow --output-on-failure
+	cd build && ctest -L slow --output-on-failure -j $(JOBS)
 
 build-asan/CMakeCache.txt: | deps
 	$(CMAKE) -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DQLM_SANITIZE=ON
