@@ -74,4 +74,15 @@ void qa2_softmax(float *x, int64_t n);
 void qa2_silu_mul(float *g, const float *u, int64_t n);
 void qa2_rope(float *x, const float *cos, const float *sin, int64_t head_dim);
 
+/* The AVX2 table; the maddubs and AVX-VNNI variants differ only in their
+ * quantized matmuls, so both are built from this one list. */
+#define QA2_KERNELS(mm_q8_fn, mm_q4_fn)                                                         \
+    {                                                                                           \
+        .name = "avx2", .quant_act = qa2_quant_act, .mm_q8 = mm_q8_fn, .mm_q4 = mm_q4_fn,        \
+        .mm_f32 = qa2_mm_f32, .mm_f16 = qa2_mm_f16, .mm_bf16 = qa2_mm_bf16, .dot = qa2_dot,      \
+        .sum = qa2_sum, .axpy = qa2_axpy, .dot_rows = qa2_dot_rows, .axpy_rows = qa2_axpy_rows, \
+        .rmsnorm = qa2_rmsnorm, .softmax = qa2_softmax, .silu_mul = qa2_silu_mul,               \
+        .rope = qa2_rope,                                                                       \
+    }
+
 #endif
