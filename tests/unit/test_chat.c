@@ -132,6 +132,11 @@ static void expect_more(pty_child *p, size_t n)
     }
 }
 
+/* Wait until the line editor owns the terminal again (it turns bracketed paste
+ * on right after entering raw mode). A Ctrl-D typed before that is taken by the
+ * cooked line discipline as an end-of-file nobody reads, and is lost. */
+static void wait_for_editor(pty_child *p) { expect(p, "\x1b[?2004h"); }
+
 static void type_keys(pty_child *p, const char *s)
 {
     if (write(p->fd, s, strlen(s)) != (ssize_t)strlen(s))
@@ -318,6 +323,7 @@ static void repl_session(const char *model, const char *tok, const char *banner)
     expect(&p, "cannot open /nonexistent.json");
     type_keys(&p, "/nonsense\r");
     expect(&p, "unknown command /nonsense");
+    wait_for_editor(&p);
     type_keys(&p, "\x04");
     assert_int_equal(finish(&p), 0);
 
@@ -367,6 +373,7 @@ static void test_ctrl_c_mid_reply(void **state)
     expect(&p, ">>> ");
     type_keys(&p, "/stats\r");
     expect(&p, "2 messages"); /* the partial reply is kept */
+    wait_for_editor(&p);
     type_keys(&p, "\x04");
     assert_int_equal(finish(&p), 0);
 }
