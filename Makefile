@@ -5,7 +5,7 @@ CMAKE ?= cmake
 QLM_SHARED ?= $(abspath ../shared)
 export QLM_SHARED
 
-.PHONY: all deps qlm install test test-slow asan fuzz fuzz-smoke clean chat soak
+.PHONY: all deps qlm install test test-slow asan fuzz fuzz-smoke fuzz-long clean chat soak
 
 all: qlm
 
@@ -47,10 +47,16 @@ build-fuzz/CMakeCache.txt: | deps
 fuzz: build-fuzz/CMakeCache.txt
 	$(CMAKE) --build build-fuzz -j $(JOBS)
 
-# Every fuzz target for FUZZ_SECONDS on its seed corpus (tests/fuzz/corpus/NAME).
+# Every fuzz target on its seed corpus (tests/fuzz/corpus/NAME): a fixed seed
+# and run count, so it is reproducible (CI runs this), capped at FUZZ_SECONDS.
 FUZZ_SECONDS ?= 30
 fuzz-smoke: fuzz
 	tests/fuzz/run_smoke.sh build-fuzz $(FUZZ_SECONDS)
+
+# Open-ended random fuzzing, FUZZ_LONG_SECONDS per target (not run by CI).
+FUZZ_LONG_SECONDS ?= 600
+fuzz-long: fuzz
+	FUZZ_SEED=0 FUZZ_RUNS=-1 tests/fuzz/run_smoke.sh build-fuzz $(FUZZ_LONG_SECONDS)
 
 # `make chat`: build, get the default model (or MODEL=catalogue-name | path to a
 # .qlm/.gguf/HF folder), convert it once, and chat. CHAT_FLAGS go to qlm chat.

@@ -357,8 +357,13 @@ static qlm_status write_str_repr(tpl_buf *b, const char *s, size_t n)
     return tpl_buf_putc(b, q);
 }
 
-qlm_status tv_write_repr(tpl_buf *b, const tv *v)
+/* A namespace can hold itself ({% set ns.a = ns %}), so the walk is bounded
+ * like tojson's rather than trusting the value graph to be a tree. */
+static qlm_status write_repr(tpl_buf *b, const tv *v, int depth)
 {
+    if (depth > QLM_TPL_MAX_DEPTH)
+        return qlm_fail(QLM_E_LIMIT, "chat template: value nested deeper than %d (does a namespace contain itself?)",
+                        QLM_TPL_MAX_DEPTH);
     switch ((tv_type)v->t) {
     case TV_STR: return write_str_repr(b, v->u.s.p, v->u.s.n);
     case TV_LIST: {
@@ -366,7 +371,7 @@ qlm_status tv_write_repr(tpl_buf *b, const tv *v)
         for (size_t i = 0; i < v->u.l.n; i++) {
             if (i)
                 TRY(tpl_buf_put(b, ", ", 2));
-            TRY(tv_write_repr(b, &v->u.l.v[i]));
+            TRY(write_repr(b, &v->u.l.v[i], depth + 1));
         }
         if (v->tuple && v->u.l.n == 1)
             TRY(tpl_buf_putc(b, ','));
@@ -379,9 +384,9 @@ qlm_status tv_write_repr(tpl_buf *b, const tv *v)
         for (size_t i = 0; i < v->u.d->n; i++) {
             if (i)
                 TRY(tpl_buf_put(b, ", ", 2));
-            TRY(tv_write_repr(b, &v->u.d->keys[i]));
+            TRY(write_repr(b, &v->u.d->keys[i], depth + 1));
             TRY(tpl_buf_put(b, ": ", 2));
-            TRY(tv_write_repr(b, &v->u.d->vals[i]));
+            TRY(write_repr(b, &v->u.d->vals[i], depth + 1));
         }
         TRY(tpl_buf_putc(b, '}'));
         return v->u.d->ns ? tpl_buf_putc(b, '>') : QLM_OK;
@@ -391,6 +396,11 @@ qlm_status tv_write_repr(tpl_buf *b, const tv *v)
     case TV_METHOD: return tpl_buf_put(b, "<function>", 10);
     default: return tv_write_str(b, v);
     }
+}
+
+qlm_status tv_write_repr(tpl_buf *b, const tv *v)
+{
+    return write_repr(b, v, 0);
 }
 
 /* json.dumps(ensure_ascii=False): escape only " \ and control characters. */

@@ -194,6 +194,9 @@ static void test_limits(void **state)
     check_fails("{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}", QLM_E_LIMIT,
                 NULL);
     check_fails("{{ range(1000000) }}", QLM_E_TEMPLATE, "range too big");
+    /* a namespace that holds itself: printing it must end (found by fuzz_template) */
+    check_fails("{% set ns = namespace(a=1) %}{% set ns.a = ns %}{{ ns }}", QLM_E_LIMIT, "contain itself");
+    check_fails("{% set ns = namespace(a=1) %}{% set ns.a = [ns] %}{{ ns.a }}", QLM_E_LIMIT, "nested deeper");
     /* deep nesting is a limit error, never a stack overflow */
     size_t depth = 100000;
     char *deep = malloc(2 * depth + 16);
