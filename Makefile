@@ -48,8 +48,8 @@ fuzz: build-fuzz/CMakeCache.txt
 	$(CMAKE) --build build-fuzz -j $(JOBS)
 
 # Every fuzz target on its seed corpus (tests/fuzz/corpus/NAME): a fixed seed
-# and run count, so it is reproducible (CI runs this), capped at FUZZ_SECONDS.
-FUZZ_SECONDS ?= 30
+# and run count, so it is reproducible (CI runs this); FUZZ_SECONDS is a cap.
+FUZZ_SECONDS ?= 120
 fuzz-smoke: fuzz
 	tests/fuzz/run_smoke.sh build-fuzz $(FUZZ_SECONDS)
 
