@@ -53,10 +53,15 @@ FUZZ_SECONDS ?= 120
 fuzz-smoke: fuzz
 	tests/fuzz/run_smoke.sh build-fuzz $(FUZZ_SECONDS)
 
-# Open-ended random fuzzing, FUZZ_LONG_SECONDS per target (not run by CI).
+# Open-ended random fuzzing (not run by CI), at the lowest priority:
+# `make fuzz-long TARGET=fuzz_json SECONDS=3600` (default: every target, 600 s
+# each). The corpus grown in build-fuzz/fuzz-work/ is kept for the next run.
 FUZZ_LONG_SECONDS ?= 600
+SECONDS ?= $(FUZZ_LONG_SECONDS)
+TARGET ?=
 fuzz-long: fuzz
-	FUZZ_SEED=0 FUZZ_RUNS=-1 tests/fuzz/run_smoke.sh build-fuzz $(FUZZ_LONG_SECONDS)
+	FUZZ_SEED=0 FUZZ_RUNS=-1 FUZZ_TARGETS="$(TARGET)" FUZZ_WORK=$(CURDIR)/build-fuzz/fuzz-work \
+		nice -n 19 tests/fuzz/run_smoke.sh build-fuzz $(SECONDS)
 
 # `make chat`: build, get the default model (or MODEL=catalogue-name | path to a
 # .qlm/.gguf/HF folder), convert it once, and chat. CHAT_FLAGS go to qlm chat.
