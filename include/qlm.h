@@ -71,6 +71,16 @@ typedef struct qlm_lm qlm_lm;
 qlm_status qlm_lm_open(const char *path, qlm_lm **out);
 /* Close; every context made from the model must be freed first. */
 void qlm_lm_close(qlm_lm *lm);
+/* Optional, process-wide. A model file that is truncated or rewritten in
+ * place while open makes the next access to its weights raise SIGBUS (the
+ * mapping lost its pages; no check can prevent it). After this call such a
+ * fault writes "qlm: <file> changed or was truncated while in use" to stderr
+ * and ends the process with _exit(1) instead of a crash; a SIGBUS anywhere
+ * else keeps the default action. It replaces any SIGBUS handler you had.
+ * Replace model files by writing a new file and renaming it over the old one
+ * (as `qlm convert` does): open mappings then keep the old contents.
+ * Errors: QLM_E_IO if the handler cannot be installed. */
+qlm_status qlm_catch_sigbus(void);
 
 typedef struct {
     size_t size;            /* sizeof(qlm_lm_info), set by the caller */

@@ -2,12 +2,92 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+/* Live mappings, for the SIGBUS handler. Writers hold the lock; the handler
+ * reads without it (it may interrupt a writer), which is safe because a
+ * slot's path and size are written before its base is published, and base is
+ * cleared before the slot is reused. */
+typedef struct {
+    const uint8_t *_Atomic base;
+    size_t size;
+    char path[256];
+} map_slot;
+
+static map_slot g_slots[QLM_MAP_MAX_TRACKED];
+static pthread_mutex_t g_slots_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void track(const uint8_t *base, size_t size, const char *path)
+{
+    pthread_mutex_lock(&g_slots_lock);
+    for (size_t i = 0; i < QLM_MAP_MAX_TRACKED; i++)
+        if (!g_slots[i].base) {
+            g_slots[i].size = size;
+            snprintf(g_slots[i].path, sizeof g_slots[i].path, "%s", path);
+            g_slots[i].base = base;
+            break;
+        }
+    pthread_mutex_unlock(&g_slots_lock);
+}
+
+static void untrack(const uint8_t *base)
+{
+    pthread_mutex_lock(&g_slots_lock);
+    for (size_t i = 0; i < QLM_MAP_MAX_TRACKED; i++)
+        if (g_slots[i].base == base)
+            g_slots[i].base = NULL;
+    pthread_mutex_unlock(&g_slots_lock);
+}
+
+static void say(const char *s) /* async-signal-safe */
+{
+    for (size_t n = strlen(s); n;) {
+        ssize_t w = write(STDERR_FILENO, s, n);
+        if (w <= 0)
+            return;
+        s += w;
+        n -= (size_t)w;
+    }
+}
+
+static void on_sigbus(int sig, siginfo_t *si, void *uc)
+{
+    (void)uc;
+    const uint8_t *a = si->si_addr;
+    for (size_t i = 0; i < QLM_MAP_MAX_TRACKED; i++) {
+        const uint8_t *b = g_slots[i].base;
+        if (b && a >= b && a < b + g_slots[i].size) {
+            say("qlm: ");
+            say(g_slots[i].path);
+            say(" changed or was truncated while in use\n");
+            _exit(1);
+        }
+    }
+    /* Not a file we mapped: the default action. A fault re-runs the access
+     * when we return; a signal sent by kill() must be raised again. */
+    signal(sig, SIG_DFL);
+    if (si->si_code <= 0)
+        raise(sig);
+}
+
+qlm_status qlm_map_catch_sigbus(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_sigbus;
+    sa.sa_flags = SA_SIGINFO;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGBUS, &sa, NULL) != 0)
+        return qlm_fail(QLM_E_IO, "cannot install the SIGBUS handler: %s", strerror(errno));
+    return QLM_OK;
+}
 
 qlm_status qlm_map_open(const char *path, qlm_map *m)
 {
@@ -37,13 +117,16 @@ qlm_status qlm_map_open(const char *path, qlm_map *m)
         return qlm_fail(QLM_E_IO, "%s: cannot mmap: %s", path, strerror(e));
     m->data = p;
     m->size = (size_t)st.st_size;
+    track(m->data, m->size, path);
     return QLM_OK;
 }
 
 void qlm_map_close(qlm_map *m)
 {
-    if (m->data)
+    if (m->data) {
+        untrack(m->data);
         munmap((void *)m->data, m->size);
+    }
     m->data = NULL;
     m->size = 0;
 }

@@ -13,9 +13,23 @@ typedef struct {
     size_t size;
 } qlm_map;
 
-/* mmap `path` read-only (MAP_PRIVATE). QLM_E_IO with the OS reason on failure. */
+/* mmap `path` read-only (MAP_PRIVATE). QLM_E_IO with the OS reason on failure.
+ * Open mappings are registered (address range and path, up to
+ * QLM_MAP_MAX_TRACKED at once) so the SIGBUS handler below can name the file. */
 qlm_status qlm_map_open(const char *path, qlm_map *m);
 void qlm_map_close(qlm_map *m);
+
+#define QLM_MAP_MAX_TRACKED 64
+
+/* A mapped file that shrinks (truncated, or rewritten in place) while mapped
+ * makes every access to its lost pages raise SIGBUS; no bounds check can
+ * prevent that. This installs a process-wide SIGBUS handler: a fault inside
+ * a registered mapping writes "qlm: <path> changed or was truncated while in
+ * use" to stderr and ends the process with _exit(1); any other SIGBUS gets
+ * the default action (a crash, as before). The CLI installs it at start;
+ * libqlm exposes it as qlm_catch_sigbus() (include/qlm.h).
+ * QLM_E_IO if sigaction fails. */
+qlm_status qlm_map_catch_sigbus(void);
 
 /* Read a whole file into a NUL-terminated malloc'd buffer; files larger than
  * max_bytes are QLM_E_LIMIT. */

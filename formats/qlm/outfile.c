@@ -3,10 +3,71 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+/* Temp paths the signal handler removes. A slot is published (used = 1)
+ * only after its path is complete, and cleared before it is reused. */
+typedef struct {
+    _Atomic int used;
+    char tmp[PATH_MAX];
+} tmp_slot;
+
+static tmp_slot g_tmps[QLM_OUTFILE_MAX_TRACKED];
+static pthread_mutex_t g_tmps_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* A temp path too long for a slot is simply not removed on a signal. */
+static void track(const char *tmp)
+{
+    if (strlen(tmp) >= PATH_MAX)
+        return;
+    pthread_mutex_lock(&g_tmps_lock);
+    for (size_t i = 0; i < QLM_OUTFILE_MAX_TRACKED; i++)
+        if (!g_tmps[i].used) {
+            strcpy(g_tmps[i].tmp, tmp);
+            g_tmps[i].used = 1;
+            break;
+        }
+    pthread_mutex_unlock(&g_tmps_lock);
+}
+
+static void untrack(const char *tmp)
+{
+    pthread_mutex_lock(&g_tmps_lock);
+    for (size_t i = 0; i < QLM_OUTFILE_MAX_TRACKED; i++)
+        if (g_tmps[i].used && !strcmp(g_tmps[i].tmp, tmp))
+            g_tmps[i].used = 0;
+    pthread_mutex_unlock(&g_tmps_lock);
+}
+
+static void on_signal(int sig)
+{
+    for (size_t i = 0; i < QLM_OUTFILE_MAX_TRACKED; i++)
+        if (g_tmps[i].used)
+            unlink(g_tmps[i].tmp);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+qlm_status qlm_outfile_catch_signals(void)
+{
+    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+        sigaddset(&sa.sa_mask, sigs[i]); /* one cleanup at a time */
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+        if (sigaction(sigs[i], &sa, NULL) != 0)
+            return qlm_fail(QLM_E_IO, "cannot install a signal handler: %s", strerror(errno));
+    return QLM_OK;
+}
 
 qlm_status qlm_outfile_open(qlm_outfile *o, const char *path, const char *suffix)
 {
@@ -21,9 +82,11 @@ qlm_status qlm_outfile_open(qlm_outfile *o, const char *path, const char *suffix
     memcpy(o->tmp, path, n);
     memcpy(o->tmp + n, ".tmp", 4);
     memcpy(o->tmp + n + 4, suffix, s + 1);
+    track(o->tmp); /* before the file exists, so a signal cannot miss it */
     o->fd = open(o->tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (o->fd < 0) {
         qlm_status st = qlm_fail(QLM_E_IO, "%s: cannot create: %s", o->tmp, strerror(errno));
+        untrack(o->tmp);
         free(o->tmp);
         o->tmp = NULL; /* nothing to unlink */
         qlm_outfile_abort(o);
@@ -79,6 +142,7 @@ qlm_status qlm_outfile_commit(qlm_outfile *o, uint64_t size)
         qlm_outfile_abort(o);
         return st;
     }
+    untrack(o->tmp);
     sync_parent(o->path);
     free(o->tmp);
     free(o->path);
@@ -90,8 +154,10 @@ void qlm_outfile_abort(qlm_outfile *o)
 {
     if (o->fd >= 0)
         close(o->fd);
-    if (o->tmp)
+    if (o->tmp) {
         unlink(o->tmp);
+        untrack(o->tmp);
+    }
     free(o->tmp);
     free(o->path);
     o->fd = -1;

@@ -23,4 +23,13 @@ qlm_status qlm_outfile_pwrite(qlm_outfile *o, const void *data, size_t n, uint64
 qlm_status qlm_outfile_commit(qlm_outfile *o, uint64_t size);
 void qlm_outfile_abort(qlm_outfile *o);
 
+/* Temp files of open outfiles are registered (up to QLM_OUTFILE_MAX_TRACKED
+ * at once). This installs handlers for SIGINT, SIGTERM and SIGHUP that
+ * unlink every registered temp file and then die of the same signal, so an
+ * interrupted `qlm convert` leaves neither its output (never renamed into
+ * place) nor its temp file. The CLI installs it at start. QLM_E_IO if
+ * sigaction fails. */
+#define QLM_OUTFILE_MAX_TRACKED 8
+qlm_status qlm_outfile_catch_signals(void);
+
 #endif

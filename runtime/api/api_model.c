@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "formats/common/mapfile.h"
 #include "runtime/api/api_int.h"
 #include "simd/kernels.h"
 
@@ -18,6 +19,8 @@ qlm_status qlm_api_check_size(size_t got, size_t min, size_t max, const char *wh
                         what, got, max);
     return QLM_OK;
 }
+
+qlm_status qlm_catch_sigbus(void) { return qlm_map_catch_sigbus(); }
 
 qlm_status qlm_set_isa(const char *name)
 {

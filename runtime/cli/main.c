@@ -7,6 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "formats/common/mapfile.h"
+#include "formats/qlm/outfile.h"
 #include "runtime/cli/cli.h"
 
 typedef struct {
@@ -119,6 +121,8 @@ static void prefer_passive_waits(char **argv)
 int main(int argc, char **argv)
 {
     prefer_passive_waits(argv);
+    qlm_map_catch_sigbus();      /* a model truncated under us: one line, exit 1 */
+    qlm_outfile_catch_signals(); /* Ctrl-C during convert: no temp file left */
     if (argc < 2) {
         usage(stderr);
         return 2;
