@@ -5,7 +5,7 @@ CMAKE ?= cmake
 QLM_SHARED ?= $(abspath ../shared)
 export QLM_SHARED
 
-.PHONY: all deps qlm install test test-slow asan fuzz fuzz-smoke fuzz-long clean chat soak
+.PHONY: all deps qlm install test test-slow asan valgrind fuzz fuzz-smoke fuzz-long clean chat soak
 
 all: qlm
 
@@ -38,6 +38,11 @@ asan: build-asan/CMakeCache.txt
 	$(CMAKE) --build build-asan -j $(JOBS)
 	cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		ctest -L fast --output-on-failure -j $(JOBS)
+
+# valgrind memcheck on a representative subset of tests and CLI runs: any
+# error or definitely lost block fails (tests/valgrind/run.sh says which).
+valgrind: qlm
+	tests/valgrind/run.sh build
 
 build-fuzz/CMakeCache.txt: | deps
 	@tools/deps.sh clang libclang-rt-dev

@@ -148,22 +148,23 @@ int main(int argc, char **argv)
     /* The same default as the test suite: ../shared beside the checkout. */
     setenv("QLM_SHARED", QLM_SHARED_DEFAULT, 0);
     /* Absolute paths first: a target's initializer may change folder. */
-    char **paths = calloc((size_t)argc, sizeof *paths);
-    for (int i = 1; paths && i < argc; i++)
+    int n = argc; /* an initializer may edit argc/argv, as libFuzzer allows */
+    char **paths = calloc((size_t)n, sizeof *paths);
+    int rc = !paths;
+    for (int i = 1; !rc && i < n; i++)
         if (!(paths[i] = realpath(argv[i], NULL))) {
             fprintf(stderr, "replay: %s does not exist\n", argv[i]);
-            return 1;
+            rc = 1;
         }
-    if (!paths)
-        return 1;
-    if (LLVMFuzzerInitialize)
+    if (!rc && LLVMFuzzerInitialize)
         LLVMFuzzerInitialize(&argc, &argv);
-    for (int i = 1; i < argc; i++)
-        if (replay_path(paths[i]))
-            return 1;
-    for (int i = 1; i < argc; i++)
+    for (int i = 1; !rc && i < n; i++)
+        rc = replay_path(paths[i]);
+    for (int i = 1; paths && i < n; i++)
         free(paths[i]);
     free(paths);
+    if (rc)
+        return 1;
     if (!g_runs) {
         fprintf(stderr, "replay: no inputs\n");
         return 1;
