@@ -4,6 +4,7 @@
 #include "formats/convert/emit_rows.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "formats/common/half.h"
@@ -34,9 +35,26 @@ static void bf16_to_f32(const uint16_t *restrict h, float *restrict dst, size_t 
         dst[i] = qlm_bf16_to_f32(h[i]);
 }
 
+/* Safetensors does not require its data section to be aligned (older
+ * writers did not pad the header), so 16-bit rows may start at an odd
+ * address: convert those through an aligned buffer, a chunk at a time. */
+static void f16ish_unaligned(qlm_src_type t, const uint8_t *src, float *dst, size_t n)
+{
+    uint16_t buf[256];
+    for (size_t i = 0; i < n; i += 256) {
+        size_t k = n - i < 256 ? n - i : 256;
+        memcpy(buf, src + 2 * i, 2 * k);
+        qlm_src_to_f32(t, buf, dst + i, k);
+    }
+}
+
 void qlm_src_to_f32(qlm_src_type t, const void *src, float *dst, size_t n)
 {
     const uint16_t *h = src;
+    if ((t == SRC_F16 || t == SRC_BF16) && ((uintptr_t)src & 1)) {
+        f16ish_unaligned(t, src, dst, n);
+        return;
+    }
     switch (t) {
     case SRC_F32: memcpy(dst, src, n * 4); break;
     case SRC_F16:
