@@ -78,6 +78,18 @@ typedef struct qlm_kernels {
     void (*softmax)(float *x, int64_t n);
     void (*silu_mul)(float *g, const float *u, int64_t n);
     void (*rope)(float *x, const float *cos, const float *sin, int64_t head_dim);
+
+    /* Optional (NULL in sets that read the file's blocks in place): a private,
+     * row-interleaved copy of a Q8/Q4 matrix (dtype QLM_DT_Q8 or QLM_DT_Q4,
+     * `rows` rows of nb blocks), made once when a model is loaded.
+     * pack_size: bytes of the copy, 0 if this set keeps the file layout for
+     * such a matrix. pack: writes it to `out` (64-byte aligned, pack_size
+     * bytes). mm_packed: exactly the results of mm_q8/mm_q4 on the original,
+     * for any row range. */
+    size_t (*pack_size)(uint32_t dtype, int64_t rows, int64_t nb);
+    void (*pack)(uint32_t dtype, const void *w, int64_t rows, int64_t nb, void *out);
+    void (*mm_packed)(uint32_t dtype, const void *wp, const qlm_block_q8a *x, int64_t nb, int64_t nt,
+                      int64_t r0, int64_t r1, float *y, int64_t ldy);
 } qlm_kernels;
 
 /* The scalar reference set (always available). */

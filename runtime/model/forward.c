@@ -29,10 +29,15 @@ static int64_t part(int64_t rows, int T, int i)
     return r < rows ? r : rows;
 }
 
-static void mm_rows(const qlm_kernels *k, const qlm_mat *w, const float *x, const qlm_block_q8a *xq,
+static void mm_rows(const qlm_ctx *c, const qlm_mat *w, const float *x, const qlm_block_q8a *xq,
                     int64_t nt, int64_t r0, int64_t r1, float *y, int64_t ldy)
 {
+    const qlm_kernels *k = c->k;
     int64_t K = w->cols;
+    if (w->packed && k == c->m->pk) {
+        k->mm_packed(w->dtype, w->packed, xq, K / 32, nt, r0, r1, y, ldy);
+        return;
+    }
     switch (w->dtype) {
     case QLM_DT_F32: k->mm_f32(w->data, x, K, nt, r0, r1, y, ldy); break;
     case QLM_DT_F16: k->mm_f16(w->data, x, K, nt, r0, r1, y, ldy); break;
@@ -49,14 +54,14 @@ static void matmul(const qlm_ctx *c, const qlm_mat *w, const float *x, const qlm
 {
     int T = c->n_threads;
     if (T == 1 || w->rows < 32 || w->rows * w->cols * nt < MIN_PARALLEL_WORK) {
-        mm_rows(c->k, w, x, xq, nt, 0, w->rows, y, ldy);
+        mm_rows(c, w, x, xq, nt, 0, w->rows, y, ldy);
         return;
     }
 #pragma omp parallel for num_threads(T) schedule(static)
     for (int i = 0; i < T; i++) {
         int64_t r0 = part(w->rows, T, i), r1 = part(w->rows, T, i + 1);
         if (r0 < r1)
-            mm_rows(c->k, w, x, xq, nt, r0, r1, y, ldy);
+            mm_rows(c, w, x, xq, nt, r0, r1, y, ldy);
     }
 }
 

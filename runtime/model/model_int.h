@@ -9,11 +9,13 @@
 /* Longest context: keeps RoPE angles inside qlm_sincos_d's range. */
 #define QLM_MAX_CTX (1 << 20)
 
-/* A 2-D weight W[rows][cols] used in place from the mapping. */
+/* A 2-D weight W[rows][cols] used in place from the mapping; Q8/Q4 ones
+ * may also have a copy in the packing kernel set's layout (pack.c). */
 typedef struct {
     const void *data;
     uint32_t dtype; /* F32, F16, BF16, Q8 or Q4 */
     int64_t rows, cols;
+    void *packed;   /* NULL, or the copy for qlm_model.pk->mm_packed (owned) */
 } qlm_mat;
 
 typedef struct {
@@ -30,10 +32,17 @@ struct qlm_model {
     const float *output_norm;
     qlm_layer *layers;
     float *inv_freq;            /* head_dim/2 RoPE inverse frequencies (float32, HF precision path) */
+    const qlm_kernels *pk;      /* the set whose layout the packed copies use (NULL: none) */
 };
 
 /* True for Q8/Q4: the input must be quantized with quant_act first. */
 static inline int qlm_mat_quantized(const qlm_mat *w) { return w->dtype == QLM_DT_Q8 || w->dtype == QLM_DT_Q4; }
+
+/* Give every Q8/Q4 matrix a packed copy for kernel set k if k packs and
+ * memory allows (a matrix that cannot be packed keeps the file layout: same
+ * results, slower); qlm_model_unpack frees them. */
+void qlm_model_pack(qlm_model *m, const qlm_kernels *k);
+void qlm_model_unpack(qlm_model *m);
 
 /* RoPE inverse frequencies for the hyper-parameters (rope.c); *out malloc'd. */
 qlm_status qlm_rope_inv_freq(const qlm_hparams *hp, float **out);

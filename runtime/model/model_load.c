@@ -177,7 +177,7 @@ static qlm_status mat(const qlm_file *f, const char *name, int64_t rows, int64_t
                         di ? di->name : "unknown");
     }
     }
-    *out = (qlm_mat){t->data, t->dtype, rows, cols};
+    *out = (qlm_mat){t->data, t->dtype, rows, cols, NULL};
     return QLM_OK;
 }
 
@@ -253,6 +253,7 @@ qlm_status qlm_model_open(const char *path, qlm_model **out)
         qlm_model_close(m);
         return st;
     }
+    qlm_model_pack(m, qlm_kernels_get());
     *out = m;
     return QLM_OK;
 }
@@ -261,6 +262,7 @@ void qlm_model_close(qlm_model *m)
 {
     if (!m)
         return;
+    qlm_model_unpack(m);
     free(m->inv_freq);
     free(m->layers);
     qlm_file_close(m->file);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "formats/common/half.h"
+#include "formats/qlm/dtype.h"
 
 /* ---- deterministic inputs ------------------------------------------------ */
 
@@ -253,6 +254,26 @@ static void act_q8_block(qlm_block_q8a *b)
 
 /* One call of mm_q8 and mm_q4 each: rows [r0, r1) of a rows x nb matrix
  * against nt tokens, outputs at stride ldy; untouched outputs must stay so. */
+/* The set's packed copy of w must give the reference's ya (not added to
+ * the digest: sets without packing would digest less). */
+static void mm_packed_case(kcheck *kc, const qlm_kernels *k, uint32_t dtype, const void *w, int64_t rows,
+                           int64_t nb, const qlm_block_q8a *x, int64_t nt, int64_t r0, int64_t r1,
+                           const float *ya, int64_t ldy)
+{
+    size_t n = k->pack_size(dtype, rows, nb);
+    if (n == 0)
+        return;
+    void *wp = aligned_alloc(64, (n + 63) & ~(size_t)63);
+    float *yb = malloc((size_t)(nt * ldy) * sizeof *yb);
+    for (int64_t i = 0; i < nt * ldy; i++)
+        yb[i] = -1.5f;
+    k->pack(dtype, w, rows, nb, wp);
+    k->mm_packed(dtype, wp, x, nb, nt, r0, r1, yb, ldy);
+    note(kc, memcmp(ya, yb, (size_t)(nt * ldy) * sizeof *yb) == 0, "%s mm_packed %s rows=%lld..%lld nb=%lld nt=%lld",
+         k->name, dtype == QLM_DT_Q4 ? "q4" : "q8", (long long)r0, (long long)r1, (long long)nb, (long long)nt);
+    free(wp), free(yb);
+}
+
 static void mm_quant_case(kcheck *kc, const qlm_kernels *k, int64_t rows, int64_t nb, int64_t nt,
                           int64_t r0, int64_t r1)
 {
@@ -282,6 +303,8 @@ static void mm_quant_case(kcheck *kc, const qlm_kernels *k, int64_t rows, int64_
         }
         note(kc, same(kc, ya, yb, nt * ldy), "%s mm_%s rows=%lld..%lld nb=%lld nt=%lld", k->name,
              q4 ? "q4" : "q8", (long long)r0, (long long)r1, (long long)nb, (long long)nt);
+        if (k->pack_size)
+            mm_packed_case(kc, k, q4 ? QLM_DT_Q4 : QLM_DT_Q8, wraw + 2, rows, nb, x, nt, r0, r1, ya, ldy);
     }
     free(wraw), free(xraw), free(ya), free(yb);
 }

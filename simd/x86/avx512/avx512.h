@@ -5,6 +5,7 @@
 #define QLM_SIMD_AVX512_H
 
 #include <immintrin.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "simd/kernels.h"
@@ -55,6 +56,10 @@ void qa5_mm_q8(const qlm_block_q8 *w, const qlm_block_q8a *x, int64_t nb, int64_
                int64_t r1, float *y, int64_t ldy);
 void qa5_mm_q4(const qlm_block_q4 *w, const qlm_block_q8a *x, int64_t nb, int64_t nt, int64_t r0,
                int64_t r1, float *y, int64_t ldy);
+size_t qa5_pack_size(uint32_t dtype, int64_t rows, int64_t nb);
+void qa5_pack(uint32_t dtype, const void *w, int64_t rows, int64_t nb, void *out);
+void qa5_mm_packed(uint32_t dtype, const void *wp, const qlm_block_q8a *x, int64_t nb, int64_t nt, int64_t r0,
+                   int64_t r1, float *y, int64_t ldy);
 void qa5_mm_f32(const float *w, const float *x, int64_t k, int64_t nt, int64_t r0, int64_t r1,
                 float *y, int64_t ldy);
 void qa5_mm_f16(const uint16_t *w, const float *x, int64_t k, int64_t nt, int64_t r0, int64_t r1,

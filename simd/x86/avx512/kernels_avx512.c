@@ -20,6 +20,9 @@ static const qlm_kernels k_avx512 = {
     .softmax = qa5_softmax,
     .silu_mul = qa5_silu_mul,
     .rope = qa5_rope,
+    .pack_size = qa5_pack_size,
+    .pack = qa5_pack,
+    .mm_packed = qa5_mm_packed,
 };
 
 const qlm_kernels *qlm_kernels_avx512(void) { return &k_avx512; }
