@@ -148,7 +148,7 @@ qlm_status qlm_ctx_new(const qlm_model *m, const qlm_ctx_params *p, qlm_ctx **ou
     c->hb2 = alloc_floats(B * F, &st);
     c->rc = alloc_floats(B * (hd / 2), &st);
     c->rs = alloc_floats(B * (hd / 2), &st);
-    c->scores = alloc_floats((int64_t)c->n_threads * c->n_ctx, &st);
+    c->scores = alloc_floats((int64_t)c->n_threads * ATT_ROWS * c->n_ctx, &st);
     if (st == QLM_OK && !(c->xq = calloc((size_t)(B * widest / 32 + 1), sizeof *c->xq)))
         st = qlm_fail(QLM_E_NOMEM, "out of memory for activation blocks");
     if (st != QLM_OK) {

@@ -5,6 +5,7 @@
 #include "runtime/model/model_int.h"
 
 #define QLM_MAX_THREADS 256
+#define ATT_ROWS 16 /* query rows per attention unit (forward.c) */
 
 struct qlm_ctx {
     const qlm_model *m;
@@ -17,7 +18,7 @@ struct qlm_ctx {
     float *q, *att;             /* [B][n_heads*head_dim] */
     float *hb, *hb2;            /* [B][ffn]: gate, up */
     float *rc, *rs;             /* [B][head_dim/2]: RoPE cos/sin of each row's position */
-    float *scores;              /* [n_threads][n_ctx] attention scores */
+    float *scores;              /* [n_threads][ATT_ROWS][n_ctx] attention scores */
     qlm_block_q8a *xq;          /* [B][widest/32]: quantized activations for Q8/Q4 weights */
 };
 

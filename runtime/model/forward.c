@@ -127,29 +127,73 @@ static void heads_norm_rope(const qlm_ctx *c, float *x, int64_t nt, int64_t n_h,
         }
 }
 
-/* Causal grouped-query attention of nt new rows (positions pos0..) against
- * the cache of layer l, one (token, head) pair per iteration. */
-static void attention(const qlm_ctx *c, int64_t l, int64_t nt, int64_t pos0)
+/* Attention works in units of at most ATT_ROWS query rows (tokens x heads
+ * of one KV group) and walks the keys in blocks of KEY_BLOCK, so each block
+ * of K and V is read from memory once per unit and then served from L1 to
+ * every query of the unit. Each score and each output element is still the
+ * contract's single dot / axpy chain in key order: the blocking changes only
+ * which query is computed when. */
+#define KEY_BLOCK 64
+
+typedef struct {
+    int64_t t0, t1, h0, h1; /* tokens [t0, t1) x query heads [h0, h1) */
+} att_unit;
+
+/* Unit i of the batch: token blocks of tb, head blocks of hb inside each KV group. */
+static att_unit unit_at(const qlm_hparams *hp, int64_t nt, int64_t tb, int64_t hb, int64_t i)
+{
+    int64_t group = hp->n_heads / hp->n_kv_heads, per_group = (group + hb - 1) / hb;
+    int64_t per_tb = hp->n_kv_heads * per_group;
+    int64_t t0 = i / per_tb * tb, g = i % per_tb / per_group, h0 = g * group + i % per_group * hb;
+    att_unit u = {t0, t0 + tb < nt ? t0 + tb : nt, h0, h0 + hb < (g + 1) * group ? h0 + hb : (g + 1) * group};
+    return u;
+}
+
+/* The rows of one unit against the cache of layer l; sc: ATT_ROWS x n_ctx scores. */
+static void attend_unit(const qlm_ctx *c, int64_t l, int64_t pos0, att_unit u, float *sc)
 {
     const qlm_hparams *hp = &c->m->hp;
     const qlm_kernels *k = c->k;
     int64_t hd = hp->head_dim, H = hp->n_heads, group = H / hp->n_kv_heads;
-    int64_t qd = H * hd, kvd = hp->n_kv_heads * hd;
-    const float *kc = c->kc + l * c->n_ctx * kvd, *vc = c->vc + l * c->n_ctx * kvd;
+    int64_t qd = H * hd, kvd = hp->n_kv_heads * hd, nh = u.h1 - u.h0, off = (u.h0 / group) * hd;
+    const float *kc = c->kc + l * c->n_ctx * kvd + off, *vc = c->vc + l * c->n_ctx * kvd + off;
     float scale = (float)(1.0 / sqrt((double)hd));
-    int64_t pairs = nt * H;
-    bool par = c->n_threads > 1 && pairs > 1 && pairs * (pos0 + nt) * hd >= MIN_PARALLEL_WORK;
-#pragma omp parallel for num_threads(c->n_threads) schedule(static) if (par)
-    for (int64_t i = 0; i < pairs; i++) {
-        int64_t t = i / H, h = i % H, n_keys = pos0 + t + 1, off = (h / group) * hd;
-        const float *q = c->q + t * qd + h * hd;
-        float *sc = c->scores + (int64_t)omp_get_thread_num() * c->n_ctx;
-        k->dot_rows(sc, q, kc + off, n_keys, kvd, hd, scale);
-        k->softmax(sc, n_keys);
-        float *out = c->att + t * qd + h * hd;
-        memset(out, 0, (size_t)hd * sizeof *out);
-        k->axpy_rows(out, sc, vc + off, n_keys, kvd, hd);
-    }
+    for (int64_t kb = 0; kb < pos0 + u.t1; kb += KEY_BLOCK)
+        for (int64_t t = u.t0; t < u.t1; t++) {
+            int64_t n = pos0 + t + 1 - kb;
+            for (int64_t h = u.h0; h < u.h1 && n > 0; h++)
+                k->dot_rows(sc + ((t - u.t0) * nh + h - u.h0) * c->n_ctx + kb, c->q + t * qd + h * hd,
+                            kc + kb * kvd, n < KEY_BLOCK ? n : KEY_BLOCK, kvd, hd, scale);
+        }
+    for (int64_t t = u.t0; t < u.t1; t++)
+        for (int64_t h = u.h0; h < u.h1; h++) {
+            k->softmax(sc + ((t - u.t0) * nh + h - u.h0) * c->n_ctx, pos0 + t + 1);
+            memset(c->att + t * qd + h * hd, 0, (size_t)hd * sizeof(float));
+        }
+    for (int64_t kb = 0; kb < pos0 + u.t1; kb += KEY_BLOCK)
+        for (int64_t t = u.t0; t < u.t1; t++) {
+            int64_t n = pos0 + t + 1 - kb;
+            for (int64_t h = u.h0; h < u.h1 && n > 0; h++)
+                k->axpy_rows(c->att + t * qd + h * hd, sc + ((t - u.t0) * nh + h - u.h0) * c->n_ctx + kb,
+                             vc + kb * kvd, n < KEY_BLOCK ? n : KEY_BLOCK, kvd, hd);
+        }
+}
+
+/* Causal grouped-query attention of nt new rows (positions pos0..) against
+ * the cache of layer l. One token: one head per unit (most parallelism);
+ * a batch: the heads of a group over several tokens (most key reuse). */
+static void attention(const qlm_ctx *c, int64_t l, int64_t nt, int64_t pos0)
+{
+    const qlm_hparams *hp = &c->m->hp;
+    int64_t group = hp->n_heads / hp->n_kv_heads;
+    int64_t hb = nt == 1 ? 1 : group < ATT_ROWS ? group : ATT_ROWS, tb = nt == 1 ? 1 : ATT_ROWS / hb;
+    int64_t units = (nt + tb - 1) / tb * hp->n_kv_heads * ((group + hb - 1) / hb);
+    bool par = c->n_threads > 1 && units > 1 && nt * hp->n_heads * (pos0 + nt) * hp->head_dim >= MIN_PARALLEL_WORK;
+    /* round robin: later tokens have more keys */
+#pragma omp parallel for num_threads(c->n_threads) schedule(static, 1) if (par)
+    for (int64_t i = 0; i < units; i++)
+        attend_unit(c, l, pos0, unit_at(hp, nt, tb, hb, i),
+                    c->scores + (int64_t)omp_get_thread_num() * ATT_ROWS * c->n_ctx);
 }
 
 static void layer(qlm_ctx *c, int64_t l, int64_t nt, int64_t pos0)

@@ -145,7 +145,7 @@ void kcheck_elementwise(kcheck *kc, const qlm_kernels *k)
         note(kc, same(kc, a, b, n), "%s silu_mul n=%lld", k->name, (long long)n);
 
         /* m keys of length n at stride ld, as attention reads the KV cache */
-        int64_t m = 1 + rndi(12), ld = n + rndi(3);
+        int64_t m = 1 + rndi(40), ld = n + rndi(3); /* past 16: batched key paths */
         float *kv = malloc((size_t)(m * ld) * sizeof *kv), *sc = malloc(2 * (size_t)m * sizeof *sc);
         fill(kv, m * ld, value);
         r->dot_rows(sc, xo, kv, m, ld, n, 0.125f);

@@ -13,7 +13,8 @@
 #include "tests/common/testutil.h"
 #include "tests/common/tinymodel.h"
 
-#define N_TOK 40
+#define N_TOK 150 /* past attention's 64-key blocks and 16-row units */
+#define N_CTX 192
 
 static const tiny_spec k_llama = {"llama", 96, 64, 2, 96, 4, 2, 16, 256, true, false, false, 0, 10000.0, QLM_DT_F32};
 
@@ -219,10 +220,10 @@ static void test_last_logits_truncate(void **state)
     float *all = run_model(path, 2, 0, tok, N_TOK, N_TOK);
     qlm_model *m;
     assert_ok(qlm_model_open(path, &m));
-    qlm_ctx_params p = {64, 2, 0};
+    qlm_ctx_params p = {N_CTX, 2, 0};
     qlm_ctx *c;
     assert_ok(qlm_ctx_new(m, &p, &c));
-    assert_int_equal(qlm_ctx_n_ctx(c), 64);
+    assert_int_equal(qlm_ctx_n_ctx(c), N_CTX);
     float *last = malloc(sizeof(float) * (size_t)k_llama.V);
     assert_ok(qlm_ctx_eval(c, tok, N_TOK, last, false));
     assert_memory_equal(last, all + (N_TOK - 1) * k_llama.V, sizeof(float) * (size_t)k_llama.V);
@@ -232,7 +233,7 @@ static void test_last_logits_truncate(void **state)
     assert_memory_equal(last, all + (N_TOK - 1) * k_llama.V, sizeof(float) * (size_t)k_llama.V);
     assert_status(qlm_ctx_truncate(c, N_TOK + 1), QLM_E_ARG);
     /* context overflow and bad ids */
-    assert_status(qlm_ctx_eval(c, tok, 64 - N_TOK + 1, NULL, false), QLM_E_LIMIT);
+    assert_status(qlm_ctx_eval(c, tok, N_CTX - N_TOK + 1, NULL, false), QLM_E_LIMIT);
     assert_true(strstr(qlm_errmsg(), "context") != NULL);
     int32_t bad = (int32_t)k_llama.V;
     assert_status(qlm_ctx_eval(c, &bad, 1, NULL, false), QLM_E_VALUE);
