@@ -102,15 +102,17 @@ INLINE void tile(const uint8_t *grp, int64_t nb, int q4, const qlm_block_q8a *x,
     size_t cb = code_bytes(q4);
     const uint16_t *sc = (const uint16_t *)(grp + (size_t)nb * cb);
     __m512 acc[TILE_T];
-    __m512i a[TILE_T];
+    __m512i a[TILE_T], b[TILE_T];
     #pragma GCC unroll 16
     for (int t = 0; t < T; t++)
         acc[t] = _mm512_setzero_ps();
     for (int64_t j = 0; j < nb; j++) {
         const uint8_t *c = grp + (size_t)j * cb;
         #pragma GCC unroll 16
-        for (int t = 0; t < T; t++)
+        for (int t = 0; t < T; t++) {
             a[t] = _mm512_set1_epi32(neg[t * nb + j]);
+            b[t] = _mm512_setzero_si512();
+        }
         #pragma GCC unroll 8
         for (int i = 0; i < 8; i++) {
             __m512i g = codes(c, q4, i);
@@ -118,9 +120,15 @@ INLINE void tile(const uint8_t *grp, int64_t nb, int q4, const qlm_block_q8a *x,
             for (int t = 0; t < T; t++) {
                 int32_t xd;
                 memcpy(&xd, x[t * nb + j].q + 4 * i, 4);
-                a[t] = _mm512_dpbusd_epi32(a[t], g, _mm512_set1_epi32(xd));
+                if (T < 4 && i >= 4) /* few tokens: two half chains, half the latency */
+                    b[t] = _mm512_dpbusd_epi32(b[t], g, _mm512_set1_epi32(xd));
+                else
+                    a[t] = _mm512_dpbusd_epi32(a[t], g, _mm512_set1_epi32(xd));
             }
         }
+        #pragma GCC unroll 16
+        for (int t = 0; t < T && T < 4; t++)
+            a[t] = _mm512_add_epi32(a[t], b[t]);
         __m512 d = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(sc + j * 16)));
         #pragma GCC unroll 16
         for (int t = 0; t < T; t++) {
