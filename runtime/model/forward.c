@@ -47,22 +47,39 @@ static void mm_rows(const qlm_ctx *c, const qlm_mat *w, const float *x, const ql
     }
 }
 
-/* Y[t*ldy + r] = W row r . X row t for all rows, nt tokens. X rows have
- * w->cols floats; xq holds them quantized when W is Q8/Q4. */
+/* One product Y[t*ldy + r] = W row r . X row t (all rows, nt tokens). */
+typedef struct {
+    const qlm_mat *w;
+    float *y;
+    int64_t ldy;
+} mm_job;
+
+/* The jobs, all reading the same X (rows of w->cols floats; xq holds them
+ * quantized for Q8/Q4 weights), in one parallel region: each matrix is
+ * split over the threads by output rows as if alone, but the team is woken
+ * and joined once for all of them (per-region costs dominate decode of small
+ * models, more so with the sleeping waits qlm uses). */
+static void matmuls(const qlm_ctx *c, const mm_job *jobs, int n, const float *x, const qlm_block_q8a *xq,
+                    int64_t nt)
+{
+    int64_t work = 0;
+    for (int j = 0; j < n; j++)
+        work += jobs[j].w->rows * jobs[j].w->cols * nt;
+    int T = work >= MIN_PARALLEL_WORK ? c->n_threads : 1;
+#pragma omp parallel for num_threads(T) schedule(static) if (T > 1)
+    for (int i = 0; i < T; i++)
+        for (int j = 0; j < n; j++) {
+            int64_t r0 = part(jobs[j].w->rows, T, i), r1 = part(jobs[j].w->rows, T, i + 1);
+            if (r0 < r1)
+                mm_rows(c, jobs[j].w, x, xq, nt, r0, r1, jobs[j].y, jobs[j].ldy);
+        }
+}
+
 static void matmul(const qlm_ctx *c, const qlm_mat *w, const float *x, const qlm_block_q8a *xq, int64_t nt,
                    float *y, int64_t ldy)
 {
-    int T = c->n_threads;
-    if (T == 1 || w->rows < 32 || w->rows * w->cols * nt < MIN_PARALLEL_WORK) {
-        mm_rows(c, w, x, xq, nt, 0, w->rows, y, ldy);
-        return;
-    }
-#pragma omp parallel for num_threads(T) schedule(static)
-    for (int i = 0; i < T; i++) {
-        int64_t r0 = part(w->rows, T, i), r1 = part(w->rows, T, i + 1);
-        if (r0 < r1)
-            mm_rows(c, w, x, xq, nt, r0, r1, y, ldy);
-    }
+    mm_job job = {w, y, ldy};
+    matmuls(c, &job, 1, x, xq, nt);
 }
 
 /* Quantize nt rows of `cols` activations if any of the weights reading them is Q8/Q4. */
@@ -207,9 +224,8 @@ static void layer(qlm_ctx *c, int64_t l, int64_t nt, int64_t pos0)
     /* attention block: q to scratch, k and v straight into the cache */
     rmsnorm_rows(c, c->xb, c->x, L->attn_norm, nt, D);
     prepare_input(c, c->xb, nt, D, &L->wq, &L->wk, &L->wv);
-    matmul(c, &L->wq, c->xb, c->xq, nt, c->q, qd);
-    matmul(c, &L->wk, c->xb, c->xq, nt, kc, kvd);
-    matmul(c, &L->wv, c->xb, c->xq, nt, vc, kvd);
+    mm_job qkv[] = {{&L->wq, c->q, qd}, {&L->wk, kc, kvd}, {&L->wv, vc, kvd}};
+    matmuls(c, qkv, 3, c->xb, c->xq, nt);
     if (L->bq) {
         add_rows(c, c->q, L->bq, nt, qd, 0);
         add_rows(c, kc, L->bk, nt, kvd, 0);
@@ -225,8 +241,8 @@ static void layer(qlm_ctx *c, int64_t l, int64_t nt, int64_t pos0)
     /* SiLU-gated MLP */
     rmsnorm_rows(c, c->xb, c->x, L->ffn_norm, nt, D);
     prepare_input(c, c->xb, nt, D, &L->gate, &L->up, NULL);
-    matmul(c, &L->gate, c->xb, c->xq, nt, c->hb, F);
-    matmul(c, &L->up, c->xb, c->xq, nt, c->hb2, F);
+    mm_job gate_up[] = {{&L->gate, c->hb, F}, {&L->up, c->hb2, F}};
+    matmuls(c, gate_up, 2, c->xb, c->xq, nt);
     c->k->silu_mul(c->hb, c->hb2, nt * F);
     prepare_input(c, c->hb, nt, F, &L->down, NULL, NULL);
     matmul(c, &L->down, c->hb, c->xq, nt, c->xb2, D);
