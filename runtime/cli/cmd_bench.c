@@ -219,6 +219,9 @@ static void report(const bench_opts *o, const char *test, int threads, const sam
            o->model, wbytes, (unsigned long long)params, isa, threads, test, s->mean, s->sd, s->cpu_mean);
     for (int64_t i = 0; i < o->r; i++)
         printf("%s%.3f", i ? ", " : "", s->ts[i]);
+    printf("], \"samples_ts_cpu\": [");
+    for (int64_t i = 0; i < o->r; i++)
+        printf("%s%.3f", i ? ", " : "", s->cpu[i]);
     if (tg)
         printf("], \"weight_gbps\": %.3f}\n", gbs);
     else
