@@ -49,17 +49,20 @@ size_t qa5_pack_size(uint32_t dtype, int64_t rows, int64_t nb)
 static void pack_block(const uint8_t *w, size_t row_bytes, size_t off, int n, int q4, uint8_t *codes,
                        uint16_t *sc)
 {
-    size_t cb = code_bytes(q4);
-    memset(codes, 0, cb);
+    size_t nd = code_bytes(q4) / 64; /* dwords per row */
+    uint32_t flip = q4 ? 0 : 0x80808080u;
     for (int r = 0; r < 16; r++) {
-        sc[r] = 0;
-        if (r >= n)
-            continue;
         const uint8_t *b = w + (size_t)r * row_bytes + off;
-        memcpy(&sc[r], b, 2);
-        for (size_t i = 0; i < cb / 64; i++)
-            for (int k = 0; k < 4; k++)
-                codes[i * 64 + (size_t)r * 4 + (size_t)k] = (uint8_t)(b[2 + 4 * i + (size_t)k] ^ (q4 ? 0 : 0x80));
+        sc[r] = 0;
+        if (r < n)
+            memcpy(&sc[r], b, 2);
+        for (size_t i = 0; i < nd; i++) {
+            uint32_t v = 0;
+            if (r < n)
+                memcpy(&v, b + 2 + 4 * i, 4);
+            v ^= r < n ? flip : 0;
+            memcpy(codes + i * 64 + (size_t)r * 4, &v, 4);
+        }
     }
 }
 
