@@ -1,7 +1,16 @@
 // Tensor-core probe: one mma.sync per tile on random operands, dumping operands
 // and results so that candidate accumulation models can be fitted on the CPU.
 //
-//   mma_probe DIR NTILES
+//   mma_probe DIR NTILES [adv|sparse]
+//   mma_probe run KIND IN OUT      (KIND 0 f16, 1 bf16, 2 e4m3: any tiles, e.g.
+//                                  from tests/gpu/mma_floor_tiles.c)
+//
+// With "adv" the operands are adversarial instead: full exponent ranges with
+// subnormals and zeros, products that cancel exactly or nearly, C of 0, huge,
+// tiny or subnormal, all-equal tiles, and sign mixes. With "sparse" each row
+// of A has only 1-8 nonzero codes (every fourth tile: all 32), so an output
+// sums a few products of widely different magnitude: this is what exposed the
+// two-half structure of the E4M3 instruction.
 //
 // Writes DIR/mma_f16.bin, DIR/mma_bf16.bin (m16n8k16, f32 accumulate) and
 // DIR/mma_e4m3.bin (m16n8k32). Per tile: A (16 x K codes, row-major), B^T
@@ -9,6 +18,8 @@
 // codes are 2 bytes (f16/bf16) or 1 byte (e4m3), all little-endian.
 // Fragment layouts follow the PTX ISA "Matrix Fragments for mma.m16n8k16 /
 // mma.m16n8k32" tables.
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -89,8 +100,63 @@ static unsigned code(int kind)
     return sign << 7 | (unsigned)(7 + e / 2) << 3 | (man & 7);
 }
 
+static bool g_adv = false, g_sparse = false;
+
+// f32 from sign, unbiased exponent and 23-bit mantissa (subnormal below -126).
+static float f32_of(unsigned sign, int e, uint32_t man)
+{
+    uint32_t u;
+    if (e < -126)
+        u = (man | 0x800000u) >> (-126 - e > 24 ? 24 : -126 - e);
+    else
+        u = (uint32_t)(127 + e) << 23 | (man & 0x7FFFFF);
+    u |= sign << 31;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+// Adversarial operand: any finite code, zeros and subnormals included; bf16
+// exponents kept within +-60 so products and sums stay finite in f32.
+static unsigned adv_code(int kind)
+{
+    uint64_t r = next();
+    unsigned sign = (unsigned)(r & 1), man = (unsigned)(r >> 8);
+    unsigned pick = (unsigned)(r >> 56);
+    if (kind == 0) {
+        unsigned e = (unsigned)((r >> 40) % 31); // 0..30: subnormals, never Inf/NaN
+        if (pick < 16) return sign << 15;                      // +-0
+        if (pick < 48) return sign << 15 | (man & 0x3FF);      // subnormal
+        return sign << 15 | e << 10 | (man & 0x3FF);
+    }
+    if (kind == 1) {
+        int e = (int)((r >> 40) % 121) - 60;
+        if (pick < 16) return sign << 15;
+        if (pick < 32) return sign << 15 | (man & 0x7F);       // bf16 subnormal
+        return sign << 15 | (unsigned)(127 + e) << 7 | (man & 0x7F);
+    }
+    unsigned c = (unsigned)(r >> 8) & 0x7F;
+    if (c == 0x7F) c = 0x7E;                                    // no NaN
+    return sign << 7 | c;
+}
+
+static float adv_accum(void)
+{
+    uint64_t r = next();
+    unsigned sign = (unsigned)(r & 1);
+    uint32_t man = (uint32_t)(r >> 32);
+    switch ((r >> 56) & 7) {
+    case 0: return sign ? -0.0f : 0.0f;
+    case 1: return f32_of(sign, -126 - 1 - (int)((r >> 8) % 22), man); // subnormal
+    case 2: return f32_of(sign, (int)((r >> 8) % 201) - 100, man);     // wide
+    default: return f32_of(sign, (int)((r >> 8) % 61) - 30, man);
+    }
+}
+
 static float accum(void)
 {
+    if (g_adv)
+        return adv_accum();
     uint64_t r = next();
     uint32_t u = (uint32_t)(r & 1) << 31 | (uint32_t)(127 + (int)((r >> 8) % 41) - 20) << 23 |
                  (uint32_t)(r >> 32) & 0x7FFFFF;
@@ -101,11 +167,96 @@ static float accum(void)
     return f;
 }
 
+// Every few tiles: exact cancellation (row m's second half negates its first
+// half against the same B), or all operands equal (the all-ones experiment).
+static void shape_tile(int kind, int tile, std::vector<uint8_t> &a, std::vector<uint8_t> &bt)
+{
+    int K = kind < 2 ? 16 : 32, w = kind < 2 ? 2 : 1;
+    unsigned signbit = kind < 2 ? 0x8000u : 0x80u;
+    if (tile % 4 == 1) {
+        for (int n = 0; n < 8; n++)
+            for (int k = K / 2; k < K; k++)
+                memcpy(&bt[(n * K + k) * w], &bt[(n * K + k - K / 2) * w], w);
+        for (int m = 0; m < 16; m++)
+            for (int k = K / 2; k < K; k++) {
+                unsigned v = 0;
+                memcpy(&v, &a[(m * K + k - K / 2) * w], w);
+                if (m & 1)
+                    v ^= 1; // near cancellation: one ulp off (E4M3 448 becomes NaN: NaN rows)
+                v ^= signbit;
+                memcpy(&a[(m * K + k) * w], &v, w);
+            }
+    } else if (tile % 8 == 2) {
+        unsigned one = kind == 0 ? 0x3C00u : kind == 1 ? 0x3F80u : 0x38u;
+        for (size_t i = 0; i < a.size() / w; i++)
+            memcpy(&a[i * w], &one, w);
+        for (size_t i = 0; i < bt.size() / w; i++)
+            memcpy(&bt[i * w], &one, w);
+    }
+}
+
+// Sparse rows of A (see the header); B random or (every fourth tile from the
+// third) all ones; C zero half of the time, else uniform times 2^-20..2^20.
+static void sparse_tile(int kind, int tile, std::vector<uint8_t> &a, std::vector<uint8_t> &bt, std::vector<float> &c)
+{
+    int K = kind < 2 ? 16 : 32, w = kind < 2 ? 2 : 1;
+    static const int nnz_choice[6] = {1, 2, 2, 3, 4, 8};
+    unsigned one = kind == 0 ? 0x3C00u : kind == 1 ? 0x3F80u : 0x38u;
+    std::fill(a.begin(), a.end(), 0);
+    for (int m = 0; m < 16; m++) {
+        int nnz = tile % 4 == 3 ? K : nnz_choice[next() % 6];
+        for (int i = 0; i < nnz; i++) {
+            unsigned v = adv_code(kind);
+            memcpy(&a[(m * K + (int)(next() % K)) * w], &v, w);
+        }
+    }
+    if (tile % 4 == 2)
+        for (size_t i = 0; i < bt.size() / w; i++)
+            memcpy(&bt[i * w], &one, w);
+    for (int i = 0; i < 128; i++) {
+        uint64_t r = next();
+        c[i] = (r & 1) ? 0.0f : ldexpf((float)((double)(r >> 11) / 9007199254740992.0 * 2 - 1), (int)((r >> 2) % 41) - 20);
+    }
+}
+
+// mma_probe run KIND IN OUT: runs every tile of IN (A, B^T, C, D as mma_probe writes
+// them; D ignored) through mma.sync and writes the tiles with D filled to OUT.
+static int run_file(int argc, char **argv)
+{
+    if (argc < 5) return 2;
+    int kind = atoi(argv[2]);
+    int K = kind < 2 ? 16 : 32, w = kind < 2 ? 2 : 1;
+    size_t ab = 24 * K * w, tsz = ab + 1024;
+    FILE *in = fopen(argv[3], "rb"), *out = fopen(argv[4], "wb");
+    if (!in || !out) return 1;
+    std::vector<uint8_t> t(tsz);
+    uint8_t *da, *db; float *dc, *dd;
+    cudaMalloc(&da, 16 * K * w), cudaMalloc(&db, 8 * K * w), cudaMalloc(&dc, 512), cudaMalloc(&dd, 512);
+    long n = 0;
+    while (fread(t.data(), 1, tsz, in) == tsz) {
+        cudaMemcpy(da, t.data(), 16 * K * w, cudaMemcpyHostToDevice);
+        cudaMemcpy(db, t.data() + 16 * K * w, 8 * K * w, cudaMemcpyHostToDevice);
+        cudaMemcpy(dc, t.data() + ab, 512, cudaMemcpyHostToDevice);
+        mma_kernel<<<1, 32>>>(kind, da, db, dc, dd);
+        if (cudaMemcpy(t.data() + ab + 512, dd, 512, cudaMemcpyDeviceToHost) != cudaSuccess) return 1;
+        fwrite(t.data(), 1, tsz, out);
+        n++;
+    }
+    fclose(out);
+    fprintf(stderr, "%ld tiles\n", n);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc > 1 && !strcmp(argv[1], "run"))
+        return run_file(argc, argv);
     if (argc < 3)
         return 2;
     int ntiles = atoi(argv[2]);
+    g_adv = argc > 3 && !strcmp(argv[3], "adv");
+    g_sparse = argc > 3 && !strcmp(argv[3], "sparse");
+    g_adv |= g_sparse;
     const char *names[3] = {"f16", "bf16", "e4m3"};
     for (int kind = 0; kind < 3; kind++) {
         int K = kind < 2 ? 16 : 32, w = kind < 2 ? 2 : 1;
@@ -120,15 +271,19 @@ int main(int argc, char **argv)
         FILE *f = fopen(path, "wb");
         for (int tile = 0; tile < ntiles; tile++) {
             for (size_t i = 0; i < a.size() / w; i++) {
-                unsigned v = code(kind);
+                unsigned v = g_adv ? adv_code(kind) : code(kind);
                 memcpy(&a[i * w], &v, w);
             }
             for (size_t i = 0; i < bt.size() / w; i++) {
-                unsigned v = code(kind);
+                unsigned v = g_adv ? adv_code(kind) : code(kind);
                 memcpy(&bt[i * w], &v, w);
             }
             for (int i = 0; i < 128; i++)
                 c[i] = accum();
+            if (g_sparse)
+                sparse_tile(kind, tile, a, bt, c);
+            else if (g_adv)
+                shape_tile(kind, tile, a, bt);
             cudaMemcpy(da, a.data(), a.size(), cudaMemcpyHostToDevice);
             cudaMemcpy(db, bt.data(), bt.size(), cudaMemcpyHostToDevice);
             cudaMemcpy(dc, c.data(), 512, cudaMemcpyHostToDevice);
