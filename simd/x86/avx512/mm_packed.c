@@ -10,8 +10,8 @@
  *                      bytes, CB = 256, split into 8 zmm by and/shift)
  *   scales of block j: the 16 rows' fp16 d, one ymm.
  * So a block of 16 rows costs 4 (Q4) or 8 (Q8) aligned loads and no
- * transposes, shared by a tile of up to 16 tokens (outer-product register
- * tile: 16 rows x T tokens, one zmm accumulator per token). Weights are
+ * transposes, shared by a tile of up to 12 tokens (outer-product register
+ * tile: 16 rows x T tokens, two zmm accumulators per token). Weights are
  * unsigned, so each token's accumulator starts at -c * sum(x) (c = 128 or 8),
  * which makes isum exact (see mm_quant.c); then per row and token
  * acc = fmaf((float)isum, d * x.d, acc) block after block, the reference
@@ -26,7 +26,7 @@
 enum {
     NEG_CAP = 16384,        /* int32 offsets kept on the stack: 64 KiB */
     X_CHUNK = 512 * 1024,   /* activation bytes per token chunk (stays in L2) */
-    TILE_T = 8,             /* tokens per register tile */
+    TILE_T = 12,            /* tokens per register tile (12 + 12 zmm accumulators) */
 };
 
 static size_t code_bytes(int q4) { return q4 ? 256 : 512; }
@@ -157,6 +157,10 @@ INLINE void chunk(const uint8_t *wp, int64_t nb, int q4, const qlm_block_q8a *x,
         int64_t t = 0;
         for (; t + TILE_T <= tn; t += TILE_T)
             tile(grp, nb, q4, x + t * nb, neg + t * nb, TILE_T, yg + t * ldy, ldy, m);
+        if (t + 8 <= tn) {
+            tile(grp, nb, q4, x + t * nb, neg + t * nb, 8, yg + t * ldy, ldy, m);
+            t += 8;
+        }
         if (t + 4 <= tn) {
             tile(grp, nb, q4, x + t * nb, neg + t * nb, 4, yg + t * ldy, ldy, m);
             t += 4;
