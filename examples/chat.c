@@ -40,7 +40,7 @@ int main(int argc, char **argv)
         char *text;
         size_t len, n;
         int32_t *ids;
-        if (qlm_chat_apply(lm, tpl, msgs, n_msgs, 1, &text, &len) != QLM_OK ||
+        if (qlm_chat_apply(lm, tpl, msgs, n_msgs, QLM_CHAT_ADD_GENERATION_PROMPT, &text, &len) != QLM_OK ||
             qlm_tokenize(lm, text, len, 0, 1, &ids, &n) != QLM_OK) {
             fprintf(stderr, "chat: %s\n", qlm_last_error());
             return 1;

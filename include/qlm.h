@@ -13,7 +13,8 @@
  *  - Thread-safety: a model is immutable once open and may be shared by any
  *    number of contexts in any threads; a context or a sampler is used by one
  *    thread at a time. The only global mutable state is the kernel (ISA)
- *    choice, qlm_set_isa(), which must not race with evaluation.
+ *    choice, qlm_set_isa(), which must not race with evaluation, and the log
+ *    hook, qlm_set_log_callback(), which may be set at any time.
  *  - ABI: parameter structs start with a `size` field and are obtained from
  *    *_default() functions, so fields can be appended in later versions
  *    without breaking binaries built against this one.
@@ -29,7 +30,7 @@ extern "C" {
 #endif
 
 #define QLM_VERSION_MAJOR 0
-#define QLM_VERSION_MINOR 1
+#define QLM_VERSION_MINOR 2
 #define QLM_VERSION_PATCH 0
 #define QLM_VERSION_NUMBER (QLM_VERSION_MAJOR * 10000 + QLM_VERSION_MINOR * 100 + QLM_VERSION_PATCH)
 
@@ -62,13 +63,46 @@ void qlm_free(void *p);
 qlm_status qlm_set_isa(const char *name);
 const char *qlm_isa(void); /* name of the set in use, NULL on error */
 
+/* ---- logging ---------------------------------------------------------------- */
+
+/* Notes and summaries that are not errors (e.g. "context capped at N tokens")
+ * go to one hook; the library never writes to stdout or stderr itself.
+ * Messages are one line, without newline or "qlm:" prefix. The default hook
+ * writes "qlm: <level>: <message>\n" to stderr (level: "error", "warning",
+ * "note", "debug"). Inside qlm this comes from formats/common/log.h. */
+#ifndef QLM_LOG_H
+typedef enum { QLM_LOG_ERROR, QLM_LOG_WARN, QLM_LOG_INFO, QLM_LOG_DEBUG } qlm_log_level;
+typedef void (*qlm_log_fn)(void *user, qlm_log_level level, const char *msg);
+#endif
+
+/* Replace the hook (fn NULL: back to stderr; a function that does nothing
+ * silences qlm). Thread-safe, callable at any time: the hook is called from
+ * whichever thread logs but never by two threads at once, and once this call
+ * returns the previous hook is never called again (its `user` may be freed).
+ * The hook may call qlm functions, including this one. */
+void qlm_set_log_callback(qlm_log_fn fn, void *user);
+
 /* ---- model ---------------------------------------------------------------- */
 
 typedef struct qlm_lm qlm_lm;
 
-/* Open a .qlm file (memory-mapped, weights used in place) and its tokenizer.
+/* Open a .qlm file (memory-mapped, weights used in place) and its tokenizer
+ * (a .qlm may have none: then the tokenizer calls return QLM_E_MISSING).
  * *out is NULL on failure. Errors: QLM_E_IO, QLM_E_MAGIC, QLM_E_SHAPE, ... */
 qlm_status qlm_lm_open(const char *path, qlm_lm **out);
+
+typedef struct {
+    size_t size;           /* sizeof(qlm_lm_params) */
+    const char *tokenizer; /* NULL: the model's own; else a tokenizer.json, a Hugging Face
+                              folder, a GGUF, a llama2.c tokenizer .bin or another .qlm */
+    int vocab_only;        /* 1: open only the tokenizer of `path` (any of the kinds above);
+                              no weights are mapped and qlm_session_new fails with
+                              QLM_E_MISSING. For tokenizing and template rendering. */
+} qlm_lm_params;
+
+qlm_lm_params qlm_lm_params_default(void);
+/* qlm_lm_open with options; p NULL: defaults. */
+qlm_status qlm_lm_open_params(const char *path, const qlm_lm_params *p, qlm_lm **out);
 /* Close; every context made from the model must be freed first. */
 void qlm_lm_close(qlm_lm *lm);
 /* Optional, process-wide. A model file that is truncated or rewritten in
@@ -89,10 +123,14 @@ typedef struct {
     int32_t bos, eos;       /* -1 if none */
     int add_bos;            /* 1: prompts start with BOS by default */
     const char *chat_template; /* Jinja text stored in the model, or NULL */
+    /* since 0.2: */
+    int has_weights;        /* 0 for a vocab_only handle (then the sizes above are 0) */
+    int64_t n_tokens;       /* tokenizer vocabulary size; 0: no tokenizer */
 } qlm_lm_info;
 
 /* Fill `info` (strings owned by the model). info->size must be set; fields
- * past it are not written. QLM_E_ARG for NULL or a size too small. */
+ * past it are not written, so a program built against 0.1 still works.
+ * QLM_E_ARG for NULL or a size too small. */
 qlm_status qlm_lm_get_info(const qlm_lm *lm, qlm_lm_info *info);
 
 /* ---- tokenizer ------------------------------------------------------------ */
@@ -106,6 +144,10 @@ qlm_status qlm_tokenize(const qlm_lm *lm, const char *text, size_t len, int add_
 qlm_status qlm_detokenize(const qlm_lm *lm, const int32_t *ids, size_t n, char **text, size_t *len);
 /* 1 if the id ends generation (EOS, end-of-turn). */
 int qlm_is_eog(const qlm_lm *lm, int32_t id);
+/* The token's vocabulary text (e.g. "<think>", "\u0120the" for byte-level BPE,
+ * "\u2581the" for SentencePiece), owned by the model, not NUL-terminated:
+ * *len bytes. NULL (QLM_E_ARG) for an id out of range or no tokenizer. */
+const char *qlm_token_text(const qlm_lm *lm, int32_t id, size_t *len);
 
 /* Streaming decoder: push ids one at a time; only complete UTF-8 characters
  * come out, so output can be printed as it arrives. The concatenation of all
@@ -124,11 +166,28 @@ typedef struct {
     const char *content; /* UTF-8, NUL-terminated */
 } qlm_message;
 
-/* Render messages as Hugging Face apply_chat_template does. tpl: Jinja text,
- * or NULL for the model's own template (QLM_E_MISSING if it has none).
- * *out malloc'd and NUL-terminated. QLM_E_TEMPLATE names the line. */
-qlm_status qlm_chat_apply(const qlm_lm *lm, const char *tpl, const qlm_message *msgs, size_t n,
-                           int add_generation_prompt, char **out, size_t *len);
+/* Flags of qlm_chat_apply (0: neither, enable_thinking left undefined). */
+enum {
+    QLM_CHAT_ADD_GENERATION_PROMPT = 1, /* end with the assistant's header */
+    QLM_CHAT_THINKING_ON = 2,           /* enable_thinking=True (Qwen3) */
+    QLM_CHAT_THINKING_OFF = 4           /* enable_thinking=False */
+};
+
+/* Render messages as Hugging Face apply_chat_template does, with bos_token
+ * and eos_token the model's. tpl: Jinja text, or NULL for the model's own
+ * template (QLM_E_MISSING if it has none). flags: QLM_CHAT_* ORed (QLM_E_ARG
+ * for unknown bits or both THINKING flags). *out malloc'd and NUL-terminated.
+ * QLM_E_TEMPLATE names the construct and the line, also for a template's
+ * raise_exception(). Tokenize the result with add_bos 0 and parse_special 1
+ * (as transformers does); text a user typed that looks like a special token
+ * is then parsed as one too: to keep it plain, tokenize message contents
+ * with parse_special 0 (runtime/chat does this). */
+qlm_status qlm_chat_apply(const qlm_lm *lm, const char *tpl, const qlm_message *msgs, size_t n, int flags,
+                           char **out, size_t *len);
+/* Parse a template without rendering it: QLM_E_TEMPLATE naming the
+ * unsupported construct and its line, so a bad template is reported before
+ * a conversation starts. */
+qlm_status qlm_chat_check(const char *tpl);
 /* A built-in template's text (chatml, llama3, llama2, zephyr, qwen3) or NULL. */
 const char *qlm_chat_builtin(const char *name);
 
@@ -151,11 +210,13 @@ typedef struct {
 } qlm_session_params;
 
 qlm_session_params qlm_session_params_default(void);
-/* A context on `lm` (which must outlive it). p NULL: defaults. */
+/* A context on `lm` (which must outlive it). p NULL: defaults. A note is
+ * logged when n_ctx 0 is capped by memory. */
 qlm_status qlm_session_new(const qlm_lm *lm, const qlm_session_params *p, qlm_session **out);
 void qlm_session_free(qlm_session *s);
 int64_t qlm_session_n_ctx(const qlm_session *s); /* -1 for NULL */
 int64_t qlm_session_pos(const qlm_session *s);   /* tokens in the cache; -1 for NULL */
+int qlm_session_n_threads(const qlm_session *s); /* worker threads; -1 for NULL */
 /* Forget positions >= pos. */
 qlm_status qlm_session_truncate(qlm_session *s, int64_t pos);
 
@@ -188,10 +249,22 @@ typedef struct {
     double repeat_penalty;  /* 1: off */
     int64_t repeat_last_n;  /* window; -1: the whole history */
     uint64_t seed;
+    /* since 0.2: */
+    int method;             /* QLM_SAMPLING_HF (the above), QLM_SAMPLING_LLAMA2C */
 } qlm_sampling_params;
+
+enum {
+    QLM_SAMPLING_HF = 0,
+    /* llama2.c run.c's sample(): temperature, then top-p (or a plain draw) with
+     * run.c's xorshift generator; only temp, top_p and seed are used. */
+    QLM_SAMPLING_LLAMA2C = 1
+};
 
 /* temp 0.8, top-k 40, top-p 0.95, min-p 0.05, no repetition penalty, seed 0. */
 qlm_sampling_params qlm_sampling_params_default(void);
+/* The defaults overridden by the model's generation_config.json (temperature,
+ * top-k, top-p, repetition penalty) where the model recorded them. */
+qlm_status qlm_sampling_params_model(const qlm_lm *lm, qlm_sampling_params *out);
 /* QLM_E_ARG naming the parameter if one is out of range. */
 qlm_status qlm_token_sampler_new(const qlm_lm *lm, const qlm_sampling_params *p, qlm_token_sampler **out);
 void qlm_token_sampler_free(qlm_token_sampler *s);

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "formats/common/log.h"
 #include "formats/common/mapfile.h"
 #include "formats/convert/emitter.h"
 #include "formats/qlm/keys.h"
@@ -81,7 +82,7 @@ static void summary(const qlm_convert_opts *o, const qlm_emit_stats *s, double s
     struct stat sb;
     double out = stat(o->out, &sb) == 0 ? (double)sb.st_size : 0.0;
     double bpw = s->n_params ? 8.0 * (double)s->bytes_out / (double)s->n_params : 0.0;
-    printf("%s: %zu tensors, %.1f MB in -> %.1f MB out (%.2f bits/weight), %.1f s (%.0f MB/s of input)\n", o->out,
+    qlm_log(QLM_LOG_INFO, "%s: %zu tensors, %.1f MB in -> %.1f MB out (%.2f bits/weight), %.1f s (%.0f MB/s of input)", o->out,
            s->n_tensors, (double)s->bytes_in / 1e6, out / 1e6, bpw, secs,
            secs > 0 ? (double)s->bytes_in / 1e6 / secs : 0.0);
 }

@@ -40,7 +40,11 @@ typedef struct {
     const qlm_keep_rule *keep;  /* --keep rules */
     size_t n_keep;
     int threads;                /* 0: default */
-    bool progress;              /* progress bar on stderr */
+    /* Called after each tensor: source bytes done/total, tensors done/total
+     * and the tensor's name (the CLI draws a bar); NULL: none. */
+    void (*progress)(void *user, uint64_t bytes_done, uint64_t bytes_total, size_t done, size_t total,
+                     const char *tensor);
+    void *progress_user;
     bool quiet;                 /* no summary / notes */
 } qlm_convert_opts;
 

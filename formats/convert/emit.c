@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "formats/common/log.h"
 #include "formats/convert/emit_rows.h"
 #include "formats/convert/emitter.h"
 
@@ -155,7 +156,7 @@ qlm_status qlm_emit_declare(qlm_emitter *e, const char *name, uint32_t rank, con
     memcpy(en.dims, dims, rank * sizeof *dims);
     en.dtype = qlm_emit_choose(e->o, name, rank, dims, src_type, &note);
     if (note && !e->o->quiet)
-        fprintf(stderr, "note: %s: innermost dim %llu is not a multiple of %d, stored as %s\n", name,
+        qlm_log(QLM_LOG_INFO, "%s: innermost dim %llu is not a multiple of %d, stored as %s", name,
                 (unsigned long long)dims[rank - 1], QLM_BLOCK, qlm_dtype_get(en.dtype)->name);
     en.src_bytes = qlm_src_row_bytes(src_type, en.n_elems);
     if ((rc = qlm_tensor_nbytes(en.dtype, rank, dims, &en.out_bytes)) ||
@@ -227,11 +228,7 @@ static void progress(const qlm_emitter *e, const entry *en)
 {
     if (!e->o->progress)
         return;
-    int pct = e->src_total ? (int)(100.0 * (double)e->src_done / (double)e->src_total) : 100;
-    fprintf(stderr, "\r[%3d%%] %zu/%zu %-40.40s", pct, e->next, e->n, en->name);
-    if (e->next == e->n)
-        fputc('\n', stderr);
-    fflush(stderr);
+    e->o->progress(e->o->progress_user, e->src_done, e->src_total, e->next, e->n, en->name);
 }
 
 qlm_status qlm_emit_data(qlm_emitter *e, const char *name, const void *src_data, size_t src_nbytes)

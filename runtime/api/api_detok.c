@@ -15,8 +15,9 @@ qlm_status qlm_detok_new(const qlm_lm *lm, qlm_detok **out)
     if (!out)
         return qlm_fail(QLM_E_ARG, "qlm_detok_new: NULL out");
     *out = NULL;
-    if (!lm)
-        return qlm_fail(QLM_E_ARG, "qlm_detok_new: NULL model");
+    qlm_status st = qlm_api_need_tok(lm, "qlm_detok_new");
+    if (st != QLM_OK)
+        return st;
     /* The size tokenizer.h states is enough for any one push. */
     size_t cap = 3 * (qlm_tok_max_piece(lm->tok) + 4);
     qlm_detok *d = malloc(sizeof *d + cap + 1);

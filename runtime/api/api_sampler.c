@@ -1,6 +1,9 @@
 /* libqlm: sampler handle over runtime/model/sampler.h. */
+#include <stddef.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "formats/qlm/keys.h"
 #include "runtime/api/api_int.h"
 #include "runtime/model/sampler.h"
 
@@ -20,7 +23,24 @@ qlm_sampling_params qlm_sampling_params_default(void)
                                  .min_p = d.min_p,
                                  .repeat_penalty = d.repeat_penalty,
                                  .repeat_last_n = d.repeat_last_n,
-                                 .seed = d.seed};
+                                 .seed = d.seed,
+                                 .method = QLM_SAMPLING_HF};
+}
+
+qlm_status qlm_sampling_params_model(const qlm_lm *lm, qlm_sampling_params *out)
+{
+    if (!out)
+        return qlm_fail(QLM_E_ARG, "qlm_sampling_params_model: NULL out");
+    *out = qlm_sampling_params_default();
+    qlm_status st = qlm_api_need_weights(lm, "qlm_sampling_params_model");
+    if (st != QLM_OK)
+        return st;
+    const qlm_file *f = qlm_model_file(lm->model);
+    out->temp = qlm_meta_f64_or(f, QLM_K_GEN_TEMP, out->temp);
+    out->top_p = qlm_meta_f64_or(f, QLM_K_GEN_TOP_P, out->top_p);
+    out->top_k = qlm_meta_i64_or(f, QLM_K_GEN_TOP_K, out->top_k);
+    out->repeat_penalty = qlm_meta_f64_or(f, QLM_K_GEN_REP_PEN, out->repeat_penalty);
+    return QLM_OK;
 }
 
 qlm_status qlm_token_sampler_new(const qlm_lm *lm, const qlm_sampling_params *p, qlm_token_sampler **out)
@@ -30,10 +50,17 @@ qlm_status qlm_token_sampler_new(const qlm_lm *lm, const qlm_sampling_params *p,
     *out = NULL;
     if (!lm || !p)
         return qlm_fail(QLM_E_ARG, "qlm_token_sampler_new: NULL %s", lm ? "params" : "model");
-    qlm_status st = qlm_api_check_size(p->size, sizeof *p, sizeof *p, "qlm_sampling_params");
+    /* 0.1's struct ended before `method`: missing fields take their defaults. */
+    qlm_status st = qlm_api_check_size(p->size, offsetof(qlm_sampling_params, method), sizeof *p,
+                                       "qlm_sampling_params");
     if (st != QLM_OK)
         return st;
-    qlm_sampler_params sp = {.mode = QLM_SAMPLER_DEFAULT,
+    qlm_sampling_params v = qlm_sampling_params_default();
+    memcpy(&v, p, p->size);
+    if (v.method != QLM_SAMPLING_HF && v.method != QLM_SAMPLING_LLAMA2C)
+        return qlm_fail(QLM_E_ARG, "qlm_sampling_params: unknown method %d", v.method);
+    p = &v;
+    qlm_sampler_params sp = {.mode = p->method == QLM_SAMPLING_LLAMA2C ? QLM_SAMPLER_LLAMA2C : QLM_SAMPLER_DEFAULT,
                              .temp = p->temp,
                              .top_k = p->top_k,
                              .top_p = p->top_p,
@@ -44,7 +71,8 @@ qlm_status qlm_token_sampler_new(const qlm_lm *lm, const qlm_sampling_params *p,
     qlm_token_sampler *s = calloc(1, sizeof *s);
     if (!s)
         return qlm_fail(QLM_E_NOMEM, "out of memory for the sampler");
-    s->n_vocab = qlm_model_hparams(lm->model)->n_vocab;
+    /* Logits come from the model; a vocab_only handle has the tokenizer's size. */
+    s->n_vocab = lm->model ? qlm_model_hparams(lm->model)->n_vocab : lm->tok ? (int64_t)qlm_tok_n_vocab(lm->tok) : 0;
     st = qlm_sampler_new(&sp, s->n_vocab, &s->s);
     if (st != QLM_OK) {
         free(s);

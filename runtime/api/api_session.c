@@ -17,12 +17,13 @@ qlm_status qlm_session_new(const qlm_lm *lm, const qlm_session_params *p, qlm_se
     if (!out)
         return qlm_fail(QLM_E_ARG, "qlm_session_new: NULL out");
     *out = NULL;
-    if (!lm)
-        return qlm_fail(QLM_E_ARG, "qlm_session_new: NULL model");
+    qlm_status st = qlm_api_need_weights(lm, "qlm_session_new");
+    if (st != QLM_OK)
+        return st;
     qlm_session_params d = qlm_session_params_default();
     if (!p)
         p = &d;
-    qlm_status st = qlm_api_check_size(p->size, sizeof *p, sizeof *p, "qlm_session_params");
+    st = qlm_api_check_size(p->size, sizeof *p, sizeof *p, "qlm_session_params");
     if (st != QLM_OK)
         return st;
     if (p->n_ctx < 0)
@@ -53,6 +54,7 @@ void qlm_session_free(qlm_session *s)
 
 int64_t qlm_session_n_ctx(const qlm_session *s) { return s ? qlm_ctx_n_ctx(s->ctx) : -1; }
 int64_t qlm_session_pos(const qlm_session *s) { return s ? qlm_ctx_pos(s->ctx) : -1; }
+int qlm_session_n_threads(const qlm_session *s) { return s ? s->ctx->n_threads : -1; }
 
 qlm_status qlm_session_truncate(qlm_session *s, int64_t pos)
 {

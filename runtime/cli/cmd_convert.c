@@ -39,10 +39,22 @@ static int parse_keep(const char *v, qlm_keep_rule *r)
     return qlm_dtype_parse(eq + 1, &r->type) && r->type <= QLM_DT_Q4;
 }
 
+/* One line redrawn in place on a terminal: percentage of the source bytes. */
+static void progress_bar(void *user, uint64_t bytes_done, uint64_t bytes_total, size_t done, size_t total,
+                         const char *tensor)
+{
+    (void)user;
+    int pct = bytes_total ? (int)(100.0 * (double)bytes_done / (double)bytes_total) : 100;
+    fprintf(stderr, "\r[%3d%%] %zu/%zu %-40.40s", pct, done, total, tensor);
+    if (done == total)
+        fputc('\n', stderr);
+    fflush(stderr);
+}
+
 int cmd_convert(int argc, char **argv)
 {
     static qlm_keep_rule keep[MAX_KEEP];
-    qlm_convert_opts o = {.type = QLM_DT_Q8, .keep = keep, .progress = isatty(2)};
+    qlm_convert_opts o = {.type = QLM_DT_Q8, .keep = keep, .progress = isatty(2) ? progress_bar : NULL};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int64_t n;
@@ -52,7 +64,7 @@ int cmd_convert(int argc, char **argv)
         }
         if (strcmp(a, "--quiet") == 0) {
             o.quiet = true;
-            o.progress = false;
+            o.progress = NULL;
             continue;
         }
         if (a[0] != '-') {

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "formats/common/log.h"
 #include "runtime/model/ctx_int.h"
 
 /* Physical cores: one per distinct thread_siblings_list (SMT siblings share
@@ -82,8 +83,8 @@ static qlm_status choose_n_ctx(const qlm_hparams *hp, int64_t want, int64_t *out
     if (want == 0) {
         want = hp->ctx_max;
         if (want > fits) {
-            fprintf(stderr, "qlm: note: context capped at %lld tokens (of the model's %lld): the KV cache "
-                            "would need %.0f MiB, %.0f MiB is available for it; use --ctx to choose\n",
+            qlm_log(QLM_LOG_INFO, "context capped at %lld tokens (of the model's %lld): the KV cache "
+                                  "would need %.0f MiB, %.0f MiB is available for it; use --ctx to choose",
                     (long long)fits, (long long)hp->ctx_max, (double)per * (double)hp->ctx_max / 1048576.0,
                     (double)avail / 1048576.0);
             want = fits;

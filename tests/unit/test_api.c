@@ -3,6 +3,7 @@
  * tokenizer round trips; chat rendering equals the template engine's; saved
  * state restores identical logits; progress callbacks chunk and cancel. */
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,8 +71,7 @@ static void test_misuse(void **state)
     assert_int_not_equal(qlm_lm_open(tu_tmp("missing.qlm"), &lm), QLM_OK);
     assert_non_null(strstr(qlm_last_error(), "missing.qlm"));
     assert_null(lm);
-
-    qlm_lm_info info = {.size = sizeof info - 1};
+    qlm_lm_info info = {.size = sizeof info + 1}; /* from a newer qlm.h */
     assert_status(qlm_lm_get_info(g_lm, &info), QLM_E_ARG);
     assert_status(qlm_lm_get_info(NULL, &info), QLM_E_ARG);
 
@@ -125,6 +125,32 @@ static void test_misuse(void **state)
     assert_status(qlm_set_isa("no-such-isa"), QLM_E_UNSUPPORTED);
     assert_string_equal(qlm_strerror((qlm_status)-3), "QLM_E_UNKNOWN");
     assert_string_equal(qlm_strerror(QLM_E_TEMPLATE), "QLM_E_TEMPLATE");
+}
+
+/* What a program built against 0.1 passes: shorter structs. Fields past
+ * `size` are neither read nor written. */
+static void test_abi_old_sizes(void **state)
+{
+    (void)state;
+    qlm_lm_info info;
+    memset(&info, 0xAB, sizeof info);
+    info.size = offsetof(qlm_lm_info, has_weights);
+    assert_ok(qlm_lm_get_info(g_lm, &info));
+    assert_int_equal(info.n_vocab, g_vocab);
+    for (size_t i = offsetof(qlm_lm_info, has_weights); i < sizeof info; i++)
+        assert_int_equal(((unsigned char *)&info)[i], 0xAB);
+    info.size = offsetof(qlm_lm_info, has_weights) - 1;
+    assert_status(qlm_lm_get_info(g_lm, &info), QLM_E_ARG);
+
+    qlm_sampling_params p = qlm_sampling_params_default();
+    p.size = offsetof(qlm_sampling_params, method);
+    p.method = 99; /* past the old size: never read */
+    qlm_token_sampler *ts = NULL;
+    assert_ok(qlm_token_sampler_new(g_lm, &p, &ts));
+    qlm_token_sampler_free(ts);
+    p.size = sizeof p;
+    assert_status(qlm_token_sampler_new(g_lm, &p, &ts), QLM_E_ARG);
+    assert_non_null(strstr(qlm_last_error(), "method"));
 }
 
 static void test_version_info(void **state)
@@ -437,7 +463,7 @@ static void test_sampler(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_misuse),         cmocka_unit_test(test_version_info),
+        cmocka_unit_test(test_misuse),         cmocka_unit_test(test_version_info), cmocka_unit_test(test_abi_old_sizes),
         cmocka_unit_test(test_tokenize_roundtrip), cmocka_unit_test(test_chat_render),
         cmocka_unit_test(test_threads_share_model), cmocka_unit_test(test_state_roundtrip),
         cmocka_unit_test(test_progress_cancel), cmocka_unit_test(test_sampler),
