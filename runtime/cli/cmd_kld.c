@@ -123,24 +123,6 @@ typedef struct {
     run_env q, b;
 } kld_env;
 
-static qlm_status open_env(const char *path, const kld_opts *o, run_env *e)
-{
-    qlm_status st = qlm_model_open(path, &e->m);
-    if (st == QLM_OK)
-        st = qlm_tok_load_qlm(qlm_model_file(e->m), &e->tok);
-    qlm_ctx_params cp = {o->ctx, (int)o->threads, 0};
-    if (st == QLM_OK)
-        st = qlm_ctx_new(e->m, &cp, &e->c);
-    return st;
-}
-
-static void close_env(run_env *e)
-{
-    qlm_ctx_free(e->c);
-    if (e->tok)
-        qlm_tok_free(e->tok);
-    qlm_model_close(e->m);
-}
 
 static void report(const kld_opts *o, double *kl, int64_t n, int64_t same, double nll_q, double nll_b,
                    int64_t chunks, double secs)
@@ -174,19 +156,19 @@ static int kld_main(const kld_opts *o)
     size_t n_ids = 0;
     float *lq = NULL, *lb = NULL;
     double *kl = NULL;
-    qlm_status st = open_env(o->model, o, &env.q);
+    qlm_status st = run_env_open(&env.q, o->model, o->ctx, (int)o->threads);
     if (st == QLM_OK)
-        st = open_env(o->base, o, &env.b);
+        st = run_env_open(&env.b, o->base, o->ctx, (int)o->threads);
     if (st != QLM_OK)
         goto out;
-    int64_t V = qlm_model_hparams(env.q.m)->n_vocab;
-    if (qlm_model_hparams(env.b.m)->n_vocab != V) {
+    int64_t V = env.q.n_vocab;
+    if (env.b.n_vocab != V) {
         st = qlm_fail(QLM_E_SHAPE, "%s has %lld vocabulary entries, %s has %lld", o->model, (long long)V, o->base,
-                      (long long)qlm_model_hparams(env.b.m)->n_vocab);
+                      (long long)env.b.n_vocab);
         goto out;
     }
     /* the quantized model's tokenizer; the base's is assumed the same (same vocab size checked) */
-    if ((st = ppl_tokenize_file(o->file, env.q.tok, &ids, &n_ids)) != QLM_OK)
+    if ((st = ppl_tokenize_file(o->file, env.q.lm, &ids, &n_ids)) != QLM_OK)
         goto out;
     if ((int64_t)n_ids < 2 * o->ctx) {
         st = qlm_fail(QLM_E_ARG, "%s has %zu tokens; at least 2 x ctx = %lld are needed", o->file, n_ids,
@@ -204,7 +186,7 @@ static int kld_main(const kld_opts *o)
         st = qlm_fail(QLM_E_NOMEM, "out of memory for logits");
         goto out;
     }
-    int32_t bos = qlm_tok_add_bos(env.q.tok) ? qlm_tok_bos(env.q.tok) : -1;
+    int32_t bos = ppl_bos(env.q.lm);
     int64_t n = 0, same = 0;
     double nll_q = 0, nll_b = 0, t0 = run_now();
     for (int64_t c = 0; c < n_chunks; c++) {
@@ -230,8 +212,8 @@ out:
     free(lb);
     free(kl);
     free(ids);
-    close_env(&env.q);
-    close_env(&env.b);
+    run_env_close(&env.q);
+    run_env_close(&env.b);
     return st == QLM_OK ? 0 : cli_error(st);
 }
 

@@ -72,7 +72,7 @@ typedef struct {
 /* One chunk (ppl_chunk.h), its scored positions added to acc. */
 static qlm_status score_chunk(run_env *env, const int32_t *tok, int64_t ctx, int32_t bos, float *lg, ppl_acc *acc)
 {
-    int64_t V = qlm_model_hparams(env->m)->n_vocab, first = ctx / 2;
+    int64_t V = env->n_vocab, first = ctx / 2;
     qlm_status st = ppl_eval_chunk(env, tok, ctx, bos, lg);
     if (st != QLM_OK)
         return st;
@@ -87,19 +87,16 @@ static qlm_status score_chunk(run_env *env, const int32_t *tok, int64_t ctx, int
 
 static int ppl_main(const ppl_opts *o)
 {
-    run_env env = {0};
+    run_env env;
     int32_t *ids = NULL;
     size_t n_ids = 0;
     float *lg = NULL;
     double *chunk_ppl = NULL;
-    qlm_status st = qlm_model_open(o->model, &env.m);
+    qlm_status st = run_env_open(&env, o->model, o->ctx, (int)o->threads);
     if (st != QLM_OK)
         return cli_error(st);
-    const qlm_hparams *hp = qlm_model_hparams(env.m);
-    if ((st = qlm_tok_load_qlm(qlm_model_file(env.m), &env.tok)) != QLM_OK)
-        goto out;
     double t0 = run_now();
-    if ((st = ppl_tokenize_file(o->file, env.tok, &ids, &n_ids)) != QLM_OK)
+    if ((st = ppl_tokenize_file(o->file, env.lm, &ids, &n_ids)) != QLM_OK)
         goto out;
     fprintf(stderr, "perplexity: %zu tokens in %.2f s\n", n_ids, run_now() - t0);
     int64_t n_chunks = (int64_t)n_ids / o->ctx;
@@ -110,16 +107,13 @@ static int ppl_main(const ppl_opts *o)
     }
     if (o->chunks > 0 && o->chunks < n_chunks)
         n_chunks = o->chunks;
-    qlm_ctx_params cp = {o->ctx, (int)o->threads, 0};
-    if ((st = qlm_ctx_new(env.m, &cp, &env.c)) != QLM_OK)
-        goto out;
-    lg = malloc(sizeof(float) * (size_t)((o->ctx - o->ctx / 2) * hp->n_vocab));
+    lg = malloc(sizeof(float) * (size_t)((o->ctx - o->ctx / 2) * env.n_vocab));
     chunk_ppl = malloc(sizeof(double) * (size_t)n_chunks);
     if (!lg || !chunk_ppl) {
         st = qlm_fail(QLM_E_NOMEM, "out of memory for logits");
         goto out;
     }
-    int32_t bos = qlm_tok_add_bos(env.tok) ? qlm_tok_bos(env.tok) : -1;
+    int32_t bos = ppl_bos(env.lm);
     fprintf(stderr, "perplexity: %lld chunks of %lld tokens\n", (long long)n_chunks, (long long)o->ctx);
     ppl_acc acc = {0, 0, 0};
     t0 = run_now();
@@ -153,10 +147,7 @@ out:
     free(lg);
     free(chunk_ppl);
     free(ids);
-    qlm_ctx_free(env.c);
-    if (env.tok)
-        qlm_tok_free(env.tok);
-    qlm_model_close(env.m);
+    run_env_close(&env);
     return st == QLM_OK ? 0 : cli_error(st);
 }
 

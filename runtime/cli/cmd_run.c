@@ -1,4 +1,4 @@
-/* qlm run: generate text from a prompt (or many, --batch). */
+/* qlm run: generate text from a prompt (or many, --batch). Uses include/qlm.h only. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -6,10 +6,8 @@
 #include <unistd.h>
 
 #include "formats/common/mapfile.h"
-#include "formats/qlm/keys.h"
 #include "runtime/cli/cli.h"
 #include "runtime/cli/run_gen.h"
-#include "simd/kernels.h"
 
 #define MAX_PROMPT_BYTES ((size_t)256 << 20)
 
@@ -50,7 +48,7 @@ typedef struct {
     const char *model, *prompt, *file, *prompt_ids, *dump, *batch;
     int64_t n_predict, ctx, threads;
     bool no_bos, verbose, seed_set, temp_set, top_p_set, top_k_set, rep_set;
-    qlm_sampler_params sp;
+    qlm_sampling_params sp;
     const char *stops[RUN_MAX_STOPS];
     int n_stops;
 } run_opts;
@@ -70,7 +68,7 @@ static bool takes_value(const char *a)
 
 static int parse_args(int argc, char **argv, run_opts *o)
 {
-    qlm_sampler_defaults(&o->sp);
+    o->sp = qlm_sampling_params_default();
     o->n_predict = -1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -148,9 +146,9 @@ static int parse_args(int argc, char **argv, run_opts *o)
             o->seed_set = true;
         } else if (IS("--sampler")) {
             if (strcmp(v, "default") == 0)
-                o->sp.mode = QLM_SAMPLER_DEFAULT;
+                o->sp.method = QLM_SAMPLING_HF;
             else if (strcmp(v, "llama2c") == 0)
-                o->sp.mode = QLM_SAMPLER_LLAMA2C;
+                o->sp.method = QLM_SAMPLING_LLAMA2C;
             else
                 return cli_usage_error("run", "--sampler: unknown sampler '%s' (default, llama2c)", v);
         } else if (IS("--stop")) {
@@ -175,22 +173,24 @@ static int parse_args(int argc, char **argv, run_opts *o)
 
 /* Model defaults (generation_config.json) under explicit flags; run.c's
  * defaults for its sampler. */
-static void sampling_defaults(run_opts *o, const qlm_file *f)
+static void sampling_defaults(run_opts *o, const qlm_lm *lm)
 {
-    if (o->sp.mode == QLM_SAMPLER_LLAMA2C) {
+    if (o->sp.method == QLM_SAMPLING_LLAMA2C) {
         if (!o->temp_set)
             o->sp.temp = 1.0;
         if (!o->top_p_set)
             o->sp.top_p = 0.9;
     } else {
+        qlm_sampling_params m;
+        qlm_sampling_params_model(lm, &m);
         if (!o->temp_set)
-            o->sp.temp = qlm_meta_f64_or(f, QLM_K_GEN_TEMP, o->sp.temp);
+            o->sp.temp = m.temp;
         if (!o->top_p_set)
-            o->sp.top_p = qlm_meta_f64_or(f, QLM_K_GEN_TOP_P, o->sp.top_p);
+            o->sp.top_p = m.top_p;
         if (!o->top_k_set)
-            o->sp.top_k = qlm_meta_i64_or(f, QLM_K_GEN_TOP_K, o->sp.top_k);
+            o->sp.top_k = m.top_k;
         if (!o->rep_set)
-            o->sp.repeat_penalty = qlm_meta_f64_or(f, QLM_K_GEN_REP_PEN, o->sp.repeat_penalty);
+            o->sp.repeat_penalty = m.repeat_penalty;
     }
     if (!o->seed_set)
         o->sp.seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
@@ -224,28 +224,30 @@ static qlm_status parse_ids(const char *s, int32_t **ids, size_t *n)
 }
 
 /* Token ids of the prompt: --prompt-ids, text (-p/-f), or BOS alone. */
-static qlm_status prompt_ids(const run_opts *o, const qlm_tokenizer *tok, int32_t **ids, size_t *n)
+static qlm_status prompt_ids(const run_opts *o, const run_env *env, int32_t **ids, size_t *n)
 {
     if (o->prompt_ids)
         return parse_ids(o->prompt_ids, ids, n);
+    qlm_lm_info info = {.size = sizeof info};
+    qlm_lm_get_info(env->lm, &info);
     if (!o->prompt && !o->file) {
-        if (!tok || qlm_tok_bos(tok) < 0)
+        if (!env->has_tok || info.bos < 0)
             return qlm_fail(QLM_E_ARG, "no prompt given and the model has no BOS token to start from");
         if (!(*ids = malloc(sizeof **ids)))
             return qlm_fail(QLM_E_NOMEM, "out of memory");
-        **ids = qlm_tok_bos(tok);
+        **ids = info.bos;
         *n = 1;
         return QLM_OK;
     }
-    if (!tok)
+    if (!env->has_tok)
         return qlm_fail(QLM_E_MISSING, "the model has no tokenizer: give the prompt with --prompt-ids");
     char *text = (char *)o->prompt;
     size_t len = o->prompt ? strlen(o->prompt) : 0;
     qlm_status st;
     if (o->file && (st = qlm_read_file(o->file, MAX_PROMPT_BYTES, &text, &len)) != QLM_OK)
         return st;
-    qlm_tok_encode_opts eo = {qlm_tok_add_bos(tok) && !o->no_bos, true};
-    st = qlm_tok_encode(tok, text, len, &eo, ids, n);
+    /* qlm.h's buffers are malloc'd: free() releases them like the CLI's own */
+    st = qlm_tokenize(env->lm, text, len, o->no_bos ? 0 : -1, 1, ids, n);
     if (o->file)
         free(text);
     return st;
@@ -254,38 +256,28 @@ static qlm_status prompt_ids(const run_opts *o, const qlm_tokenizer *tok, int32_
 static int run_main(run_opts *o)
 {
     double t0 = run_now();
-    run_env env = {0};
+    run_env env;
     int32_t *ids = NULL;
     size_t n_ids = 0;
     int rc = 1;
-    qlm_status st = qlm_model_open(o->model, &env.m);
+    qlm_status st = run_env_open(&env, o->model, o->ctx, (int)o->threads);
     if (st != QLM_OK)
         return cli_error(st);
-    const qlm_file *f = qlm_model_file(env.m);
-    if (qlm_meta_has(f, QLM_K_TOK_TOKENS) && (st = qlm_tok_load_qlm(f, &env.tok)) != QLM_OK)
-        goto out;
-    sampling_defaults(o, f);
-    qlm_ctx_params cp = {o->ctx, (int)o->threads, 0};
-    if ((st = qlm_ctx_new(env.m, &cp, &env.c)) != QLM_OK)
-        goto out;
-    if (!(env.logits = malloc(sizeof(float) * (size_t)qlm_model_hparams(env.m)->n_vocab))) {
-        st = qlm_fail(QLM_E_NOMEM, "out of memory for logits");
-        goto out;
-    }
+    sampling_defaults(o, env.lm);
     double t_load = run_now() - t0;
     if (o->verbose) {
-        const qlm_kernels *k = qlm_kernels_get();
+        const char *isa = qlm_isa();
         fprintf(stderr, "qlm: loaded %s in %.3f s (context %lld, %d threads, kernels %s, seed %llu)\n", o->model,
-                t_load, (long long)qlm_ctx_n_ctx(env.c), o->threads ? (int)o->threads : qlm_default_threads(),
-                k ? k->name : "?", (unsigned long long)o->sp.seed);
+                t_load, (long long)qlm_session_n_ctx(env.s), qlm_session_n_threads(env.s), isa ? isa : "?",
+                (unsigned long long)o->sp.seed);
     }
     run_job job = {.n_predict = o->n_predict, .sp = o->sp, .n_stops = o->n_stops};
     memcpy(job.stops, o->stops, sizeof job.stops);
     if (o->batch) {
-        rc = run_batch(&env, &job, o->batch, env.tok && qlm_tok_add_bos(env.tok) && !o->no_bos);
+        rc = run_batch(&env, &job, o->batch, !o->no_bos);
         goto out;
     }
-    if ((st = prompt_ids(o, env.tok, &ids, &n_ids)) != QLM_OK)
+    if ((st = prompt_ids(o, &env, &ids, &n_ids)) != QLM_OK)
         goto out;
     job.ids = ids;
     job.n_ids = (int64_t)n_ids;
@@ -307,11 +299,7 @@ out:
     if (st != QLM_OK)
         rc = cli_error(st);
     free(ids);
-    free(env.logits);
-    qlm_ctx_free(env.c);
-    if (env.tok)
-        qlm_tok_free(env.tok);
-    qlm_model_close(env.m);
+    run_env_close(&env);
     return rc;
 }
 

@@ -12,8 +12,11 @@
 
 #include "runtime/cli/run_gen.h"
 
-/* Whole file -> token ids (malloc'd). */
-qlm_status ppl_tokenize_file(const char *path, const qlm_tokenizer *tok, int32_t **ids, size_t *n);
+/* Whole file -> token ids (malloc'd), BOS as the model wants it. */
+qlm_status ppl_tokenize_file(const char *path, const qlm_lm *lm, int32_t **ids, size_t *n);
+
+/* The id each chunk starts with: BOS when the model adds one, else -1. */
+int32_t ppl_bos(const qlm_lm *lm);
 
 /* Scored positions per chunk: ctx - 1 - ctx/2. */
 static inline int64_t ppl_scored(int64_t ctx) { return ctx - 1 - ctx / 2; }

@@ -55,7 +55,8 @@ static qlm_status read_stops(const json_value *s, run_job *job)
     return QLM_OK;
 }
 
-static qlm_status job_from_json(const json_value *o, const run_env *env, bool add_bos, run_job *job,
+/* model_bos: BOS as the model's tokenizer wants it (false: --no-bos). */
+static qlm_status job_from_json(const json_value *o, const run_env *env, bool model_bos, run_job *job,
                                 int32_t **ids, size_t *n)
 {
     if (o->type != JSON_OBJECT)
@@ -80,10 +81,9 @@ static qlm_status job_from_json(const json_value *o, const run_env *env, bool ad
     const char *text = json_as_str(json_get(o, "prompt"), &len);
     if (!text)
         return qlm_fail(QLM_E_ARG, "missing \"prompt\" (string) or \"prompt_ids\" (array)");
-    if (!env->tok)
+    if (!env->has_tok)
         return qlm_fail(QLM_E_MISSING, "the model has no tokenizer: use \"prompt_ids\"");
-    qlm_tok_encode_opts eo = {add_bos, true};
-    return qlm_tok_encode(env->tok, text, len, &eo, ids, n);
+    return qlm_tokenize(env->lm, text, len, model_bos ? -1 : 0, 1, ids, n);
 }
 
 static void write_result(const json_value *o, const run_job *job, double secs)
@@ -114,7 +114,7 @@ static void write_error(long line)
     fputs("}\n", stdout);
 }
 
-int run_batch(run_env *env, const run_job *defaults, const char *path, bool add_bos)
+int run_batch(run_env *env, const run_job *defaults, const char *path, bool model_bos)
 {
     FILE *f = fopen(path, "r");
     if (!f)
@@ -137,7 +137,7 @@ int run_batch(run_env *env, const run_job *defaults, const char *path, bool add_
         size_t n = 0;
         double t0 = run_now();
         qlm_status st = json_parse(line, (size_t)len, &doc);
-        if (st == QLM_OK && (st = job_from_json(json_root(doc), env, add_bos, &job, &ids, &n)) == QLM_OK) {
+        if (st == QLM_OK && (st = job_from_json(json_root(doc), env, model_bos, &job, &ids, &n)) == QLM_OK) {
             job.ids = ids;
             job.n_ids = (int64_t)n;
             st = run_generate(env, &job);

@@ -5,6 +5,35 @@
 #include <string.h>
 #include <time.h>
 
+qlm_status run_env_open(run_env *e, const char *path, int64_t n_ctx, int threads)
+{
+    *e = (run_env){0};
+    qlm_lm_info info = {.size = sizeof info};
+    qlm_session_params sp = qlm_session_params_default();
+    sp.n_ctx = n_ctx;
+    sp.n_threads = threads;
+    qlm_status st = qlm_lm_open(path, &e->lm);
+    if (st == QLM_OK)
+        st = qlm_lm_get_info(e->lm, &info);
+    if (st == QLM_OK)
+        st = qlm_session_new(e->lm, &sp, &e->s);
+    e->has_tok = info.n_tokens > 0;
+    e->n_vocab = info.n_vocab;
+    if (st == QLM_OK && !(e->logits = malloc(sizeof(float) * (size_t)info.n_vocab)))
+        st = qlm_fail(QLM_E_NOMEM, "out of memory for logits");
+    if (st != QLM_OK)
+        run_env_close(e);
+    return st;
+}
+
+void run_env_close(run_env *e)
+{
+    free(e->logits);
+    qlm_session_free(e->s);
+    qlm_lm_close(e->lm);
+    *e = (run_env){0};
+}
+
 double run_now(void)
 {
     struct timespec ts;
@@ -33,12 +62,15 @@ static qlm_status buf_add(buf *b, const char *s, size_t n)
     return QLM_OK;
 }
 
-/* Text of one token: the streaming decoder's bytes, or " id" without a tokenizer. */
-static size_t piece(const run_env *env, qlm_detok_stream *ds, int32_t id, char *out, size_t cap)
+/* Text of one token: the streaming decoder's bytes, or " id" without a
+ * tokenizer (*count: ids written so far). Valid until the next call. */
+static const char *piece(qlm_detok *ds, int32_t id, int64_t *count, char *idbuf, size_t *len)
 {
-    if (!env->tok)
-        return (size_t)snprintf(out, cap, "%s%d", ds->n_tokens++ ? " " : "", (int)id);
-    return qlm_detok_push(env->tok, ds, id, out, cap);
+    if (!ds) {
+        *len = (size_t)snprintf(idbuf, 24, "%s%d", (*count)++ ? " " : "", (int)id);
+        return idbuf;
+    }
+    return qlm_detok_next(ds, id, len);
 }
 
 static qlm_status dump(const char *path, const float *lg, int64_t n, int64_t V)
@@ -56,13 +88,13 @@ static qlm_status dump(const char *path, const float *lg, int64_t n, int64_t V)
 
 static qlm_status eval_prompt(run_env *env, run_job *job)
 {
-    int64_t V = qlm_model_hparams(env->m)->n_vocab;
+    int64_t V = env->n_vocab;
     if (!job->dump_logits)
-        return qlm_ctx_eval(env->c, job->ids, job->n_ids, env->logits, false);
+        return qlm_session_eval(env->s, job->ids, job->n_ids, env->logits, 0);
     float *all = malloc(sizeof(float) * (size_t)(job->n_ids * V));
     if (!all)
         return qlm_fail(QLM_E_NOMEM, "out of memory for %lld rows of logits", (long long)job->n_ids);
-    qlm_status st = qlm_ctx_eval(env->c, job->ids, job->n_ids, all, true);
+    qlm_status st = qlm_session_eval(env->s, job->ids, job->n_ids, all, 1);
     if (st == QLM_OK)
         st = dump(job->dump_logits, all, job->n_ids, V);
     if (st == QLM_OK)
@@ -108,12 +140,12 @@ static void emit(FILE *f, const char *s, size_t n)
 
 qlm_status run_generate(run_env *env, run_job *job)
 {
-    int64_t V = qlm_model_hparams(env->m)->n_vocab, n_ctx = qlm_ctx_n_ctx(env->c);
+    int64_t n_ctx = qlm_session_n_ctx(env->s);
     job->text = NULL;
     job->len = 0;
     job->n_gen = 0;
     job->reason = "length";
-    qlm_status st = qlm_ctx_truncate(env->c, 0);
+    qlm_status st = qlm_session_truncate(env->s, 0);
     if (st != QLM_OK)
         return st;
     if (job->n_ids < 1)
@@ -124,27 +156,34 @@ qlm_status run_generate(run_env *env, run_job *job)
     if (job->n_predict > n_ctx - job->n_ids)
         return qlm_fail(QLM_E_LIMIT, "-n %lld goes beyond the context: prompt %lld + %lld > %lld tokens",
                         (long long)job->n_predict, (long long)job->n_ids, (long long)job->n_predict, (long long)n_ctx);
-    qlm_sampler *smp;
-    if ((st = qlm_sampler_new(&job->sp, V, &smp)) != QLM_OK)
+    qlm_token_sampler *smp = NULL;
+    qlm_detok *ds = NULL;
+    if ((st = qlm_token_sampler_new(env->lm, &job->sp, &smp)) != QLM_OK)
         return st;
+    if (env->has_tok && (st = qlm_detok_new(env->lm, &ds)) != QLM_OK) {
+        qlm_token_sampler_free(smp);
+        return st;
+    }
     int32_t *hist = malloc(sizeof *hist * (size_t)(n_ctx + 1));
-    /* enough for any piece, each byte possibly widened to U+FFFD (tokenizer.h) */
-    size_t pcap = (env->tok ? 3 * (qlm_tok_max_piece(env->tok) + 4) : 0) + 64;
-    char *pc = malloc(pcap);
     buf out = {0};
-    if (!hist || !pc || buf_add(&out, "", 0) != QLM_OK) {
+    if (!hist || buf_add(&out, "", 0) != QLM_OK) {
         st = qlm_fail(QLM_E_NOMEM, "out of memory for the token history");
         goto done;
     }
     memcpy(hist, job->ids, sizeof *hist * (size_t)job->n_ids);
 
     /* the prompt, echoed through the same decoder (BOS itself is not printed) */
-    qlm_detok_stream ds;
-    qlm_detok_init(&ds);
+    qlm_lm_info info = {.size = sizeof info};
+    qlm_lm_get_info(env->lm, &info);
+    char idbuf[24];
+    int64_t n_id_text = 0;
+    size_t n;
+    const char *pc;
     for (int64_t i = 0; i < job->n_ids; i++) {
-        if (i == 0 && env->tok && job->ids[0] == qlm_tok_bos(env->tok))
+        if (i == 0 && env->has_tok && job->ids[0] == info.bos)
             continue;
-        emit(job->stream, pc, piece(env, &ds, job->ids[i], pc, pcap));
+        pc = piece(ds, job->ids[i], &n_id_text, idbuf, &n);
+        emit(job->stream, pc, n);
     }
     double t0 = run_now();
     if ((st = eval_prompt(env, job)) != QLM_OK)
@@ -155,14 +194,19 @@ qlm_status run_generate(run_env *env, run_job *job)
     size_t emitted = 0;
     int64_t limit = job->n_predict < 0 ? n_ctx - job->n_ids : job->n_predict;
     while (job->n_gen < limit) {
-        int32_t next = qlm_sampler_sample(smp, env->logits, hist, n_hist);
-        if (env->tok && qlm_tok_is_eog(env->tok, next)) {
+        int32_t next = qlm_token_sampler_sample(smp, env->logits, hist, (size_t)n_hist);
+        if (next < 0) {
+            st = QLM_E_ARG; /* the message is the sampler's */
+            goto done;
+        }
+        if (env->has_tok && qlm_is_eog(env->lm, next)) {
             job->reason = "eog";
             break;
         }
         hist[n_hist++] = next;
         job->n_gen++;
-        if ((st = buf_add(&out, pc, piece(env, &ds, next, pc, pcap))) != QLM_OK)
+        pc = piece(ds, next, &n_id_text, idbuf, &n);
+        if ((st = buf_add(&out, pc, n)) != QLM_OK)
             goto done;
         /* a stop string may straddle pieces: held-back bytes are searched again */
         int64_t at = job->n_stops ? find_stop(job, out.p, emitted, out.len) : -1;
@@ -183,13 +227,14 @@ qlm_status run_generate(run_env *env, run_job *job)
             job->reason = "context";
             break;
         }
-        if ((st = qlm_ctx_eval(env->c, &next, 1, env->logits, false)) != QLM_OK)
+        if ((st = qlm_session_eval(env->s, &next, 1, env->logits, 0)) != QLM_OK)
             goto done;
     }
     if (job->n_gen == limit && job->n_predict < 0)
         job->reason = "context";
     if (strcmp(job->reason, "stop") != 0) {
-        size_t n = env->tok ? qlm_detok_flush(&ds, pc, pcap) : 0;
+        n = 0;
+        pc = ds ? qlm_detok_end(ds, &n) : "";
         if ((st = buf_add(&out, pc, n)) != QLM_OK)
             goto done;
         emit(job->stream, out.p + emitted, out.len - emitted);
@@ -203,7 +248,7 @@ done:
         free(out.p);
     }
     free(hist);
-    free(pc);
-    qlm_sampler_free(smp);
+    qlm_detok_free(ds);
+    qlm_token_sampler_free(smp);
     return st;
 }

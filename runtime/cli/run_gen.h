@@ -1,5 +1,6 @@
 /* The generation loop behind `qlm run` (single prompt and --batch): prompt
- * evaluation, sampling, streaming UTF-8-safe output, stop conditions. */
+ * evaluation, sampling, streaming UTF-8-safe output, stop conditions. A
+ * client of include/qlm.h only, as are perplexity and kld (run_env). */
 #ifndef QLM_RUN_GEN_H
 #define QLM_RUN_GEN_H
 
@@ -7,25 +8,30 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "runtime/model/model.h"
-#include "runtime/model/sampler.h"
-#include "runtime/tokenizer/tokenizer.h"
+#include "formats/common/err.h" /* before qlm.h, which then takes its qlm_status */
+#include "include/qlm.h"
 
 #define RUN_MAX_STOPS 16
 
 typedef struct {
-    qlm_model *m;
-    qlm_tokenizer *tok; /* NULL: the model has none; output is token ids */
-    qlm_ctx *c;
+    qlm_lm *lm;
+    qlm_session *s;
+    bool has_tok;       /* false: the model has no tokenizer; output is token ids */
+    int64_t n_vocab;
     float *logits;      /* n_vocab */
 } run_env;
+
+/* Open the model and a context of n_ctx tokens (0: the model's) on `threads`
+ * threads (0: default). On failure everything opened is closed again. */
+qlm_status run_env_open(run_env *e, const char *path, int64_t n_ctx, int threads);
+void run_env_close(run_env *e);
 
 typedef struct {
     /* in */
     const int32_t *ids;
     int64_t n_ids;
     int64_t n_predict;          /* tokens to generate; -1: until EOG or the context is full */
-    qlm_sampler_params sp;
+    qlm_sampling_params sp;
     const char *stops[RUN_MAX_STOPS];
     int n_stops;
     FILE *stream;               /* prompt + continuation written here as generated, or NULL */
@@ -41,8 +47,9 @@ typedef struct {
 /* Runs one job from an empty context (the context is reset first). */
 qlm_status run_generate(run_env *env, run_job *job);
 
-/* --batch FILE (run_batch.c documents the JSON lines); returns the exit code. */
-int run_batch(run_env *env, const run_job *defaults, const char *path, bool add_bos);
+/* --batch FILE (run_batch.c documents the JSON lines); returns the exit code.
+ * model_bos: text prompts get BOS as the model wants (false: never). */
+int run_batch(run_env *env, const run_job *defaults, const char *path, bool model_bos);
 
 double run_now(void); /* monotonic seconds */
 
