@@ -1,6 +1,7 @@
 /* `qlm tokenize` and `qlm detokenize`: the tokenizer of a model (.qlm,
  * tokenizer.json / HF folder, vocabulary GGUF or llama2.c tokenizer .bin)
- * from the command line, plus a timing mode for the README's figures. */
+ * from the command line, plus a timing mode for the README's figures.
+ * Uses include/qlm.h only (a vocab_only model handle). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,8 +10,8 @@
 
 #include "formats/common/json.h"
 #include "formats/common/mapfile.h"
+#include "include/qlm.h"
 #include "runtime/cli/cli.h"
-#include "runtime/tokenizer/tokenizer.h"
 
 #define TOK_MAX_INPUT (1u << 30)
 #define BENCH_RUNS 7
@@ -45,7 +46,19 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static int bench(const qlm_tokenizer *t, const char *text, size_t len, const qlm_tok_encode_opts *o)
+typedef struct {
+    int add_bos, parse_special; /* as qlm_tokenize takes them */
+} enc_opts;
+
+/* The tokenizer of any of the kinds above, without weights. */
+static qlm_status open_vocab(const char *path, qlm_lm **lm)
+{
+    qlm_lm_params p = qlm_lm_params_default();
+    p.vocab_only = 1;
+    return qlm_lm_open_params(path, &p, lm);
+}
+
+static int bench(const qlm_lm *t, const char *text, size_t len, const enc_opts *o)
 {
     /* Wall time is what a user waits; CPU time is what to compare on a
      * busy shared machine (encoding is single-threaded). */
@@ -54,7 +67,7 @@ static int bench(const qlm_tokenizer *t, const char *text, size_t len, const qlm
     for (int r = 0; r < BENCH_RUNS; r++) {
         int32_t *ids;
         double t0 = now_ms(CLOCK_MONOTONIC), c0 = now_ms(CLOCK_PROCESS_CPUTIME_ID);
-        qlm_status st = qlm_tok_encode(t, text, len, o, &ids, &n);
+        qlm_status st = qlm_tokenize(t, text, len, o->add_bos, o->parse_special, &ids, &n);
         ms[r] = now_ms(CLOCK_MONOTONIC) - t0;
         cpu[r] = now_ms(CLOCK_PROCESS_CPUTIME_ID) - c0;
         if (st)
@@ -70,14 +83,14 @@ static int bench(const qlm_tokenizer *t, const char *text, size_t len, const qlm
     return 0;
 }
 
-static void print_ids(const qlm_tokenizer *t, const int32_t *ids, size_t n, out_mode mode)
+static void print_ids(const qlm_lm *t, const int32_t *ids, size_t n, out_mode mode)
 {
     if (mode == OUT_JSON)
         putchar('[');
     for (size_t i = 0; i < n; i++) {
         if (mode == OUT_PIECES) {
             size_t len;
-            const char *s = qlm_tok_text(t, ids[i], &len);
+            const char *s = qlm_token_text(t, ids[i], &len);
             printf("%d\t", ids[i]);
             json_write_string(stdout, s, len);
             putchar('\n');
@@ -121,25 +134,25 @@ int cmd_tokenize(int argc, char **argv)
         return cli_usage_error(argv[0], "-m MODEL is required");
     if (!text == !file)
         return cli_usage_error(argv[0], "give either TEXT or -f FILE");
-    qlm_tokenizer *t;
-    qlm_status st = qlm_tok_load_path(model, &t);
+    qlm_lm *t;
+    qlm_status st = open_vocab(model, &t);
     if (st)
         return cli_error(st);
     char *buf = NULL;
     size_t len = text ? strlen(text) : 0;
     if (file && (st = qlm_read_file(file, TOK_MAX_INPUT, &buf, &len))) {
-        qlm_tok_free(t);
+        qlm_lm_close(t);
         return cli_error(st);
     }
     const char *input = file ? buf : text;
-    qlm_tok_encode_opts o = {!no_bos && qlm_tok_add_bos(t), parse_special};
+    enc_opts o = {no_bos ? 0 : -1, parse_special};
     int rc = 0;
     if (do_bench) {
         rc = bench(t, input, len, &o);
     } else {
         int32_t *ids;
         size_t n;
-        if ((st = qlm_tok_encode(t, input, len, &o, &ids, &n))) {
+        if ((st = qlm_tokenize(t, input, len, o.add_bos, o.parse_special, &ids, &n))) {
             rc = cli_error(st);
         } else {
             print_ids(t, ids, n, mode);
@@ -147,7 +160,7 @@ int cmd_tokenize(int argc, char **argv)
         }
     }
     free(buf);
-    qlm_tok_free(t);
+    qlm_lm_close(t);
     return rc;
 }
 
@@ -210,12 +223,12 @@ int cmd_detokenize(int argc, char **argv)
         free(ids);
         return cli_usage_error(argv[0], "-m MODEL is required");
     }
-    qlm_tokenizer *t = NULL;
-    qlm_status st = qlm_tok_load_path(model, &t);
+    qlm_lm *t = NULL;
+    qlm_status st = open_vocab(model, &t);
     char *text = NULL;
     size_t len;
     if (!st)
-        st = qlm_tok_decode(t, ids, n, &text, &len);
+        st = qlm_detokenize(t, ids, n, &text, &len);
     if (!st) {
         fwrite(text, 1, len, stdout);
         if (isatty(STDOUT_FILENO))
@@ -223,6 +236,6 @@ int cmd_detokenize(int argc, char **argv)
     }
     free(text);
     free(ids);
-    qlm_tok_free(t);
+    qlm_lm_close(t);
     return st ? cli_error(st) : 0;
 }
