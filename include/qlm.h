@@ -190,6 +190,8 @@ qlm_status qlm_chat_apply(const qlm_lm *lm, const char *tpl, const qlm_message *
 qlm_status qlm_chat_check(const char *tpl);
 /* A built-in template's text (chatml, llama3, llama2, zephyr, qwen3) or NULL. */
 const char *qlm_chat_builtin(const char *name);
+/* Their names, for a usage message: "chatml, llama3, ...". */
+const char *qlm_chat_builtin_names(void);
 
 /* ---- context (KV cache) ----------------------------------------------------- */
 

@@ -6,6 +6,7 @@
 #include "runtime/chat/template.h"
 
 const char *qlm_chat_builtin(const char *name) { return name ? qlm_tpl_builtin(name) : NULL; }
+const char *qlm_chat_builtin_names(void) { return qlm_tpl_builtin_names(); }
 
 qlm_status qlm_chat_check(const char *tpl)
 {

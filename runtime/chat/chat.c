@@ -29,12 +29,11 @@ qlm_status chat_vec_push(id_vec *v, const int32_t *ids, size_t n)
 
 static qlm_status encode(const qlm_chat *c, const char *s, size_t n, bool special, id_vec *out)
 {
-    qlm_tok_encode_opts o = {.add_bos = false, .parse_special = special};
     int32_t *ids = NULL;
     size_t k = 0;
-    TRY(qlm_tok_encode(c->tok, s, n, &o, &ids, &k));
+    TRY(qlm_tokenize(c->lm, s, n, 0, special, &ids, &k));
     qlm_status st = chat_vec_push(out, ids, k);
-    free(ids);
+    qlm_free(ids);
     return st;
 }
 
@@ -120,33 +119,19 @@ bool chat_drop_oldest(qlm_chat *c)
 
 /* ---- rendering ---------------------------------------------------------------- */
 
-static qlm_status vars_of(const qlm_chat *c, bool gen_prompt, qlm_chat_msg **msgs, qlm_tpl_vars *v)
-{
-    size_t n = c->n_msgs + (c->system ? 1 : 0);
-    qlm_chat_msg *m = calloc(n ? n : 1, sizeof *m);
-    if (!m)
-        return qlm_fail(QLM_E_NOMEM, "out of memory");
-    size_t k = 0;
-    if (c->system)
-        m[k++] = (qlm_chat_msg){"system", c->system, NULL};
-    for (size_t i = 0; i < c->n_msgs; i++)
-        m[k++] = (qlm_chat_msg){c->msgs[i].role, c->msgs[i].content, NULL};
-    size_t len;
-    int32_t bos = qlm_tok_bos(c->tok), eos = qlm_tok_eos(c->tok);
-    *v = (qlm_tpl_vars){.messages = m, .n_messages = n, .add_generation_prompt = gen_prompt,
-                        .enable_thinking = c->enable_thinking,
-                        .bos_token = bos >= 0 ? qlm_tok_text(c->tok, bos, &len) : "",
-                        .eos_token = eos >= 0 ? qlm_tok_text(c->tok, eos, &len) : ""};
-    *msgs = m;
-    return QLM_OK;
-}
-
 qlm_status qlm_chat_render(const qlm_chat *c, bool gen_prompt, char **out, size_t *len)
 {
-    qlm_chat_msg *m = NULL;
-    qlm_tpl_vars v;
-    TRY(vars_of(c, gen_prompt, &m, &v));
-    qlm_status st = qlm_tpl_render(c->tpl, &v, out, len);
+    size_t n = c->n_msgs + (c->system ? 1 : 0), k = 0;
+    qlm_message *m = calloc(n ? n : 1, sizeof *m);
+    if (!m)
+        return qlm_fail(QLM_E_NOMEM, "out of memory");
+    if (c->system)
+        m[k++] = (qlm_message){"system", c->system};
+    for (size_t i = 0; i < c->n_msgs; i++)
+        m[k++] = (qlm_message){c->msgs[i].role, c->msgs[i].content};
+    int flags = (gen_prompt ? QLM_CHAT_ADD_GENERATION_PROMPT : 0) |
+                (c->enable_thinking == 1 ? QLM_CHAT_THINKING_ON : c->enable_thinking == 0 ? QLM_CHAT_THINKING_OFF : 0);
+    qlm_status st = qlm_chat_apply(c->lm, c->tpl, m, n, flags, out, len);
     free(m);
     return st;
 }
@@ -189,26 +174,34 @@ qlm_status qlm_chat_encode(const qlm_chat *c, bool gen_prompt, int32_t **ids, si
 
 /* ---- session ---------------------------------------------------------------------- */
 
-qlm_status qlm_chat_new(const qlm_model *m, const qlm_tokenizer *tok, const qlm_chat_params *p, qlm_chat **out)
+qlm_status qlm_chat_new(const qlm_lm *lm, const qlm_chat_params *p, qlm_chat **out)
 {
     *out = NULL;
     qlm_chat *c = calloc(1, sizeof *c);
     if (!c)
         return qlm_fail(QLM_E_NOMEM, "out of memory");
-    c->model = m;
-    c->tok = tok;
+    c->lm = lm;
     c->enable_thinking = p->enable_thinking;
     c->n_predict = p->n_predict;
     c->dump = p->dump_ids;
     c->sampling = p->sampling;
-    const qlm_hparams *hp = qlm_model_hparams(m);
-    qlm_ctx_params cp = {.n_ctx = p->n_ctx, .n_threads = p->n_threads};
-    qlm_status st = qlm_tpl_parse(p->template_text, strlen(p->template_text), &c->tpl);
+    qlm_lm_info info = {.size = sizeof info};
+    qlm_session_params sp = qlm_session_params_default();
+    sp.n_ctx = p->n_ctx;
+    sp.n_threads = p->n_threads;
+    qlm_status st = qlm_chat_check(p->template_text);
+    if (st == QLM_OK && !(c->tpl = strdup(p->template_text)))
+        st = qlm_fail(QLM_E_NOMEM, "out of memory");
     if (st == QLM_OK)
-        st = qlm_ctx_new(m, &cp, &c->ctx);
+        st = qlm_lm_get_info(lm, &info);
     if (st == QLM_OK)
-        st = qlm_sampler_new(&c->sampling, hp->n_vocab, &c->sampler);
-    if (st == QLM_OK && !(c->logits = malloc((size_t)hp->n_vocab * sizeof *c->logits)))
+        st = qlm_session_new(lm, &sp, &c->ctx);
+    if (st == QLM_OK)
+        st = qlm_token_sampler_new(lm, &c->sampling, &c->sampler);
+    if (st == QLM_OK)
+        st = qlm_detok_new(lm, &c->detok);
+    c->n_vocab = info.n_vocab;
+    if (st == QLM_OK && !(c->logits = malloc((size_t)info.n_vocab * sizeof *c->logits)))
         st = qlm_fail(QLM_E_NOMEM, "out of memory");
     if (st == QLM_OK && p->system && *p->system)
         st = qlm_chat_set_system(c, p->system);
@@ -216,7 +209,7 @@ qlm_status qlm_chat_new(const qlm_model *m, const qlm_tokenizer *tok, const qlm_
         qlm_chat_free(c);
         return st;
     }
-    c->stats.n_ctx = qlm_ctx_n_ctx(c->ctx);
+    c->stats.n_ctx = qlm_session_n_ctx(c->ctx);
     *out = c;
     return QLM_OK;
 }
@@ -231,9 +224,10 @@ void qlm_chat_free(qlm_chat *c)
     free(c->system);
     free(c->cache.v);
     free(c->logits);
-    qlm_sampler_free(c->sampler);
-    qlm_ctx_free(c->ctx);
-    qlm_tpl_free(c->tpl);
+    qlm_detok_free(c->detok);
+    qlm_token_sampler_free(c->sampler);
+    qlm_session_free(c->ctx);
+    free(c->tpl);
     free(c);
 }
 
@@ -290,18 +284,18 @@ qlm_status qlm_chat_undo(qlm_chat *c)
 qlm_chat_stats qlm_chat_get_stats(const qlm_chat *c)
 {
     qlm_chat_stats s = c->stats;
-    s.n_past = qlm_ctx_pos(c->ctx);
+    s.n_past = qlm_session_pos(c->ctx);
     s.n_messages = c->n_msgs;
     return s;
 }
 
-qlm_sampler_params qlm_chat_get_sampling(const qlm_chat *c) { return c->sampling; }
+qlm_sampling_params qlm_chat_get_sampling(const qlm_chat *c) { return c->sampling; }
 
-qlm_status qlm_chat_set_sampling(qlm_chat *c, const qlm_sampler_params *p)
+qlm_status qlm_chat_set_sampling(qlm_chat *c, const qlm_sampling_params *p)
 {
-    qlm_sampler *s;
-    TRY(qlm_sampler_new(p, qlm_model_hparams(c->model)->n_vocab, &s));
-    qlm_sampler_free(c->sampler);
+    qlm_token_sampler *s;
+    TRY(qlm_token_sampler_new(c->lm, p, &s));
+    qlm_token_sampler_free(c->sampler);
     c->sampler = s;
     c->sampling = *p;
     return QLM_OK;
@@ -403,9 +397,10 @@ qlm_status qlm_chat_load(qlm_chat *c, const char *path)
     int32_t *ids;
     size_t k;
     TRY(qlm_chat_encode(c, false, &ids, &k));
-    st = k <= (size_t)qlm_ctx_n_ctx(c->ctx) ? chat_sync(c, ids, k, true, NULL)
-                                            : qlm_fail(QLM_E_LIMIT, "%s: conversation is %zu tokens, context holds %lld",
-                                                       path, k, (long long)qlm_ctx_n_ctx(c->ctx));
+    int64_t n_ctx = qlm_session_n_ctx(c->ctx);
+    st = k <= (size_t)n_ctx ? chat_sync(c, ids, k, true, NULL)
+                            : qlm_fail(QLM_E_LIMIT, "%s: conversation is %zu tokens, context holds %lld", path, k,
+                                       (long long)n_ctx);
     free(ids);
     return st;
 }

@@ -13,6 +13,9 @@
  *
  * When the conversation no longer fits the context, the oldest exchanges
  * (never the system prompt) are dropped and the rest re-rendered.
+ *
+ * The session is a client of include/qlm.h only (model, context, sampler,
+ * template rendering, streaming detokenizer), like any program embedding qlm.
  */
 #ifndef QLM_CHAT_H
 #define QLM_CHAT_H
@@ -23,10 +26,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "formats/common/err.h"
-#include "runtime/model/model.h"
-#include "runtime/model/sampler.h"
-#include "runtime/tokenizer/tokenizer.h"
+#include "formats/common/err.h" /* before qlm.h, which then takes its qlm_status */
+#include "include/qlm.h"
 
 typedef struct qlm_chat qlm_chat;
 
@@ -37,7 +38,7 @@ typedef struct {
     int64_t n_ctx;              /* 0: model default */
     int64_t n_predict;          /* most tokens in one reply; 0: until end of turn or context */
     int n_threads;              /* 0: default */
-    qlm_sampler_params sampling;
+    qlm_sampling_params sampling;
     FILE *dump_ids;             /* debug: every truncate ("T pos"), eval ("E pos id...") and
                                    the end of each turn's prompt ("P") */
 } qlm_chat_params;
@@ -64,8 +65,9 @@ typedef struct {
     size_t n_messages;
 } qlm_chat_stats;
 
-/* The session borrows the model and tokenizer (they must outlive it). */
-qlm_status qlm_chat_new(const qlm_model *m, const qlm_tokenizer *tok, const qlm_chat_params *p, qlm_chat **out);
+/* The session borrows the model (it must outlive the session), which must
+ * have a tokenizer. A template that does not parse fails here. */
+qlm_status qlm_chat_new(const qlm_lm *lm, const qlm_chat_params *p, qlm_chat **out);
 void qlm_chat_free(qlm_chat *c);
 
 /* One exchange: adds the user message, generates and streams the reply and
@@ -92,8 +94,8 @@ qlm_status qlm_chat_encode(const qlm_chat *c, bool gen_prompt, int32_t **ids, si
 
 qlm_chat_stats qlm_chat_get_stats(const qlm_chat *c);
 /* Sampling parameters in use; qlm_chat_set_sampling validates and applies new ones. */
-qlm_sampler_params qlm_chat_get_sampling(const qlm_chat *c);
-qlm_status qlm_chat_set_sampling(qlm_chat *c, const qlm_sampler_params *p);
+qlm_sampling_params qlm_chat_get_sampling(const qlm_chat *c);
+qlm_status qlm_chat_set_sampling(qlm_chat *c, const qlm_sampling_params *p);
 void qlm_chat_set_thinking(qlm_chat *c, int enable_thinking);
 void qlm_chat_set_n_predict(qlm_chat *c, int64_t n_predict);
 

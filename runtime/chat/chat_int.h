@@ -4,7 +4,6 @@
 #define QLM_CHAT_INT_H
 
 #include "runtime/chat/chat.h"
-#include "runtime/chat/template.h"
 
 typedef struct {
     char *role, *content;
@@ -17,12 +16,12 @@ typedef struct {
 } id_vec;
 
 struct qlm_chat {
-    const qlm_model *model;
-    const qlm_tokenizer *tok;
-    qlm_template *tpl;
-    qlm_ctx *ctx;
-    qlm_sampler *sampler;
-    qlm_sampler_params sampling;
+    const qlm_lm *lm;
+    char *tpl;            /* template text (checked at creation) */
+    qlm_session *ctx;
+    qlm_token_sampler *sampler;
+    qlm_sampling_params sampling;
+    qlm_detok *detok;     /* the reply's streaming decoder */
     int enable_thinking;
     int64_t n_predict;
     FILE *dump;
@@ -32,6 +31,7 @@ struct qlm_chat {
     size_t n_msgs, cap_msgs;
     id_vec cache;         /* the ids in the KV cache, position by position */
     float *logits;        /* n_vocab */
+    int64_t n_vocab;
     qlm_chat_stats stats;
 };
 

@@ -27,7 +27,7 @@ static qlm_status eval_ids(qlm_chat *c, const int32_t *ids, size_t n, bool logit
         fputc('\n', c->dump);
         fflush(c->dump);
     }
-    TRY(qlm_ctx_eval(c->ctx, ids, (int64_t)n, logits ? c->logits : NULL, false));
+    TRY(qlm_session_eval(c->ctx, ids, (int64_t)n, logits ? c->logits : NULL, 0));
     return chat_vec_push(&c->cache, ids, n);
 }
 
@@ -39,7 +39,7 @@ qlm_status chat_sync(qlm_chat *c, const int32_t *ids, size_t n, bool eval, volat
     if (eval && common == n && n > 0)
         common--; /* the last token is evaluated again for its logits */
     if (common < c->cache.n) {
-        TRY(qlm_ctx_truncate(c->ctx, (int64_t)common));
+        TRY(qlm_session_truncate(c->ctx, (int64_t)common));
         c->cache.n = common;
         if (c->dump) {
             fprintf(c->dump, "T %zu\n", common);
@@ -63,7 +63,7 @@ qlm_status chat_sync(qlm_chat *c, const int32_t *ids, size_t n, bool eval, volat
  * exchanges until it fits with room for a reply. */
 static qlm_status fit_prompt(qlm_chat *c, int32_t **ids, size_t *n)
 {
-    int64_t n_ctx = qlm_ctx_n_ctx(c->ctx);
+    int64_t n_ctx = qlm_session_n_ctx(c->ctx);
     int64_t reserve = n_ctx / 4;
     if (c->n_predict > 0 && c->n_predict < reserve)
         reserve = c->n_predict;
@@ -87,38 +87,40 @@ static qlm_status fit_prompt(qlm_chat *c, int32_t **ids, size_t *n)
     }
 }
 
-static bool is_text(const qlm_tokenizer *t, int32_t id, const char *s)
+static bool is_text(const qlm_lm *lm, int32_t id, const char *s)
 {
     size_t n;
-    const char *p = qlm_tok_text(t, id, &n);
+    const char *p = qlm_token_text(lm, id, &n);
     return p && n == strlen(s) && memcmp(p, s, n) == 0;
 }
 
 /* Sample, stream and evaluate reply tokens until end of turn or a stop. */
 static qlm_status generate(qlm_chat *c, const qlm_chat_stream *s, double t0, id_vec *reply)
 {
-    char buf[8192];
-    qlm_detok_stream ds;
-    qlm_detok_init(&ds);
     bool think = false;
     double t_first = 0;
-    int64_t n_ctx = qlm_ctx_n_ctx(c->ctx);
+    int64_t n_ctx = qlm_session_n_ctx(c->ctx);
     qlm_status st = QLM_OK;
+    size_t k;
+    const char *text;
+    qlm_detok_end(c->detok, &k); /* a fresh stream: nothing left from an earlier reply */
     for (;;) {
-        int32_t id = qlm_sampler_sample(c->sampler, c->logits, c->cache.v, (int64_t)c->cache.n);
+        int32_t id = qlm_token_sampler_sample(c->sampler, c->logits, c->cache.v, c->cache.n);
+        if (id < 0)
+            return QLM_E_ARG; /* the sampler's message */
         if (reply->n == 0) {
             t_first = now_s();
             c->stats.ttft_s = t_first - t0;
         }
-        if (qlm_tok_is_eog(c->tok, id))
+        if (qlm_is_eog(c->lm, id))
             break;
         TRY(chat_vec_push(reply, &id, 1));
-        if (is_text(c->tok, id, "<think>"))
+        if (is_text(c->lm, id, "<think>"))
             think = true;
-        size_t k = qlm_detok_push(c->tok, &ds, id, buf, sizeof buf);
+        text = qlm_detok_next(c->detok, id, &k);
         if (k && s && s->on_text)
-            s->on_text(s->user, buf, k, think);
-        if (is_text(c->tok, id, "</think>"))
+            s->on_text(s->user, text, k, think);
+        if (is_text(c->lm, id, "</think>"))
             think = false;
         if ((c->n_predict > 0 && (int64_t)reply->n >= c->n_predict) || (int64_t)c->cache.n + 1 >= n_ctx) {
             c->stats.truncated = true;
@@ -131,9 +133,9 @@ static qlm_status generate(qlm_chat *c, const qlm_chat_stream *s, double t0, id_
         if ((st = eval_ids(c, &id, 1, true)) != QLM_OK)
             break;
     }
-    size_t k = qlm_detok_flush(&ds, buf, sizeof buf);
+    text = qlm_detok_end(c->detok, &k);
     if (k && s && s->on_text)
-        s->on_text(s->user, buf, k, think);
+        s->on_text(s->user, text, k, think);
     c->stats.reply_tokens = (int64_t)reply->n;
     double dt = now_s() - t_first;
     c->stats.gen_tok_s = reply->n > 1 && dt > 0 ? (double)(reply->n - 1) / dt : 0;
@@ -167,11 +169,11 @@ qlm_status qlm_chat_turn(qlm_chat *c, const char *user_text, const qlm_chat_stre
     char *text = NULL;
     size_t len = 0;
     if (st == QLM_OK)
-        st = qlm_tok_decode(c->tok, reply.v, reply.n, &text, &len);
+        st = qlm_detokenize(c->lm, reply.v, reply.n, &text, &len);
     /* invalid UTF-8 from a cut-off character is replaced, as the stream showed it */
     if (st == QLM_OK)
         st = chat_add_msg(c, "assistant", text, strlen(text));
-    free(text);
+    qlm_free(text);
     free(reply.v);
     if (st != QLM_OK)
         chat_pop_msg(c);

@@ -133,7 +133,7 @@ static void cmd_set(repl *r, const char *args)
         note(r, "/set %s needs a number", name);
         return;
     }
-    qlm_sampler_params p = qlm_chat_get_sampling(r->chat);
+    qlm_sampling_params p = qlm_chat_get_sampling(r->chat);
     if (!strcmp(name, "temp"))
         p.temp = v;
     else if (!strcmp(name, "top_k"))

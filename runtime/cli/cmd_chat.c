@@ -1,15 +1,14 @@
-/* qlm chat: talk to a model in the terminal (runtime/chat/repl.c). */
+/* qlm chat: talk to a model in the terminal (runtime/chat/repl.c). The model
+ * is opened and configured through include/qlm.h only. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "formats/qlm/keys.h"
 #include "runtime/chat/chat.h"
 #include "runtime/chat/lineedit.h"
 #include "runtime/chat/repl.h"
-#include "runtime/chat/template.h"
 #include "runtime/cli/cli.h"
 
 static void usage(FILE *f)
@@ -39,7 +38,7 @@ static void usage(FILE *f)
             "between lines of \"\"\". History: $QLM_HISTORY or ~/.local/state/qlm/history.\n"
             "Output is plain (no prompts, no colours) when stdout is not a terminal;\n"
             "NO_COLOR turns colours off.\n",
-            qlm_tpl_builtin_names());
+            qlm_chat_builtin_names());
 }
 
 typedef struct {
@@ -47,7 +46,7 @@ typedef struct {
     int think;
     bool hide_think;
     int64_t n_ctx, n_predict, threads;
-    qlm_sampler_params sp;
+    qlm_sampling_params sp;
     bool temp_set, top_p_set, top_k_set, rep_set, seed_set;
 } chat_flags;
 
@@ -117,33 +116,36 @@ static qlm_status read_text(const char *path, char **out)
 
 /* The model's generation_config.json defaults under explicit flags; a fresh
  * seed per session unless --seed. */
-static void sampling_defaults(chat_flags *f, const qlm_file *q)
+static void sampling_defaults(chat_flags *f, const qlm_lm *lm)
 {
+    qlm_sampling_params m;
+    qlm_sampling_params_model(lm, &m);
     if (!f->temp_set)
-        f->sp.temp = qlm_meta_f64_or(q, QLM_K_GEN_TEMP, f->sp.temp);
+        f->sp.temp = m.temp;
     if (!f->top_p_set)
-        f->sp.top_p = qlm_meta_f64_or(q, QLM_K_GEN_TOP_P, f->sp.top_p);
+        f->sp.top_p = m.top_p;
     if (!f->top_k_set)
-        f->sp.top_k = qlm_meta_i64_or(q, QLM_K_GEN_TOP_K, f->sp.top_k);
+        f->sp.top_k = m.top_k;
     if (!f->rep_set)
-        f->sp.repeat_penalty = qlm_meta_f64_or(q, QLM_K_GEN_REP_PEN, f->sp.repeat_penalty);
+        f->sp.repeat_penalty = m.repeat_penalty;
     if (!f->seed_set)
         f->sp.seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
 }
 
 /* The template text to use; *owned is set when it was read from a file. */
-static qlm_status pick_template(const char *want, const qlm_tokenizer *tok, const char **text, char **owned)
+static qlm_status pick_template(const char *want, const qlm_lm *lm, const char **text, char **owned)
 {
     *owned = NULL;
     if (!want || !strcmp(want, "auto")) {
-        *text = qlm_tok_chat_template(tok);
-        if (*text)
-            return QLM_OK;
+        qlm_lm_info info = {.size = sizeof info};
+        qlm_status st = qlm_lm_get_info(lm, &info);
+        if (st != QLM_OK || (*text = info.chat_template))
+            return st;
         fprintf(stderr, "qlm chat: the model has no chat template; using chatml (see --template)\n");
-        *text = qlm_tpl_builtin("chatml");
+        *text = qlm_chat_builtin("chatml");
         return QLM_OK;
     }
-    if ((*text = qlm_tpl_builtin(want)))
+    if ((*text = qlm_chat_builtin(want)))
         return QLM_OK;
     qlm_status st = read_text(want, owned);
     *text = *owned;
@@ -156,31 +158,32 @@ int cmd_chat(int argc, char **argv)
         usage(stdout);
         return 0;
     }
-    chat_flags f = {.think = -1};
-    qlm_sampler_defaults(&f.sp);
+    chat_flags f = {.think = -1, .sp = qlm_sampling_params_default()};
     int rc = parse_flags(argc, argv, &f);
     if (rc)
         return rc;
-    qlm_model *m = NULL;
-    qlm_tokenizer *tok = NULL;
+    qlm_lm *lm = NULL;
     qlm_chat *c = NULL;
     char *owned = NULL, *hist = NULL;
     const char *text = NULL;
     FILE *dump = NULL;
-    qlm_status st = qlm_model_open(f.model, &m);
+    qlm_lm_params lp = qlm_lm_params_default();
+    lp.tokenizer = f.tokenizer;
+    qlm_status st = qlm_lm_open_params(f.model, &lp, &lm);
+    qlm_lm_info info = {.size = sizeof info};
+    if (st == QLM_OK && (st = qlm_lm_get_info(lm, &info)) == QLM_OK && !info.n_tokens)
+        st = qlm_fail(QLM_E_MISSING, "%s has no tokenizer: give one with --tokenizer", f.model);
     if (st == QLM_OK)
-        sampling_defaults(&f, qlm_model_file(m));
+        sampling_defaults(&f, lm);
     if (st == QLM_OK)
-        st = f.tokenizer ? qlm_tok_load_path(f.tokenizer, &tok) : qlm_tok_load_qlm(qlm_model_file(m), &tok);
-    if (st == QLM_OK)
-        st = pick_template(f.tpl, tok, &text, &owned);
+        st = pick_template(f.tpl, lm, &text, &owned);
     if (st == QLM_OK && f.dump && !(dump = fopen(f.dump, "w")))
         st = qlm_fail(QLM_E_IO, "cannot write %s", f.dump);
     if (st == QLM_OK) {
         qlm_chat_params p = {.template_text = text, .system = f.system, .enable_thinking = f.think,
                              .n_ctx = f.n_ctx, .n_predict = f.n_predict, .n_threads = (int)f.threads,
                              .sampling = f.sp, .dump_ids = dump};
-        st = qlm_chat_new(m, tok, &p, &c);
+        st = qlm_chat_new(lm, &p, &c);
     }
     if (st == QLM_OK) {
         hist = qlm_le_default_history();
@@ -195,7 +198,6 @@ int cmd_chat(int argc, char **argv)
     if (dump)
         fclose(dump);
     free(owned);
-    qlm_tok_free(tok);
-    qlm_model_close(m);
+    qlm_lm_close(lm);
     return rc;
 }
