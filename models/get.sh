@@ -104,8 +104,9 @@ for spec in $files; do
             curl -fL --progress-bar --connect-timeout 15 --retry 2 -C - -o "$dir/$f.part" "$source_url$f" || code=$?
             if [ "$code" != 0 ] && [ "$optional" = 1 ]; then
                 rm -f "$dir/$f.part"
-                # 22: the server says the model has no such file; otherwise try again next time
-                if [ "$code" = 22 ]; then : > "$dir/$f.absent"; else note "skipping optional $f"; fi
+                # the model has no such file (22: HTTP 404 and the like, 37: a file:// source
+                # lacks it): remember that; anything else may be the network: try again next time
+                if [ "$code" = 22 ] || [ "$code" = 37 ]; then : > "$dir/$f.absent"; else note "skipping optional $f"; fi
                 continue
             fi
             [ "$code" = 0 ] || offline_help "$source_url$f" "$name" "$files" "$dir"
