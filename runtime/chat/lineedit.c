@@ -10,6 +10,7 @@
 
 #include "formats/common/utf8.h"
 #include "runtime/chat/lineedit.h"
+#include "runtime/chat/termcell.h"
 
 struct qlm_lineedit {
     int in, out;
@@ -284,26 +285,22 @@ static void buf_delete(line_buf *l, size_t from, size_t to)
         l->b[l->n] = 0;
 }
 
-static size_t prev_char(const line_buf *l, size_t pos)
-{
-    while (pos > 0 && ((unsigned char)l->b[--pos] & 0xc0) == 0x80)
-        ;
-    return pos;
-}
+/* The cursor moves, and Backspace/Delete remove, whole user-perceived
+ * characters: "e" + U+0301 or a flag is one step (termcell.h). */
+static size_t prev_char(const line_buf *l, size_t pos) { return qlm_grapheme_prev(l->b, l->n, pos); }
+static size_t next_char(const line_buf *l, size_t pos) { return qlm_grapheme_next(l->b, l->n, pos); }
 
-static size_t next_char(const line_buf *l, size_t pos)
+/* Terminal cells of the grapheme at i as drawn: newlines and other control
+ * bytes show as one-cell marks. */
+static size_t cells_at(const line_buf *l, size_t i)
 {
-    if (pos >= l->n)
-        return l->n;
-    size_t adv;
-    utf8_decode(l->b + pos, l->n - pos, &adv);
-    return pos + adv;
+    return (unsigned char)l->b[i] < 0x20 ? 1 : (size_t)qlm_grapheme_cells(l->b, l->n, i);
 }
 
 static size_t visible_width(const char *s)
 {
-    size_t w = 0;
-    for (size_t i = 0; s[i];) {
+    size_t w = 0, n = strlen(s);
+    for (size_t i = 0; i < n;) {
         if (s[i] == '\x1b') {
             while (s[i] && !(s[i] >= '@' && s[i] <= '~' && s[i] != '['))
                 i++;
@@ -311,31 +308,32 @@ static size_t visible_width(const char *s)
                 i++;
             continue;
         }
-        size_t adv;
-        utf8_decode(s + i, strlen(s + i), &adv);
-        i += adv;
-        w++;
+        w += (size_t)qlm_grapheme_cells(s, n, i);
+        i = qlm_grapheme_next(s, n, i);
     }
     return w;
 }
 
-/* Redraw prompt + the part of the line around the cursor that fits. */
+/* Redraw prompt + the part of the line around the cursor that fits; wide
+ * characters take two cells, combining marks none. */
 static void refresh(qlm_lineedit *le, const char *prompt, const line_buf *l)
 {
     size_t cols = (size_t)term_cols(le->out), pw = visible_width(prompt);
     size_t room = cols > pw + 2 ? cols - pw - 1 : 1;
     size_t start = 0, cur_cells = 0;
     for (size_t i = 0; i < l->pos; i = next_char(l, i))
-        cur_cells++;
-    while (cur_cells >= room) {
+        cur_cells += cells_at(l, i);
+    while (cur_cells >= room && start < l->pos) {
+        cur_cells -= cells_at(l, start);
         start = next_char(l, start);
-        cur_cells--;
     }
     char out[8192];
     size_t k = (size_t)snprintf(out, sizeof out, "\r%s", prompt);
     size_t cells = 0;
-    for (size_t i = start; i < l->n && cells < room && k + 8 < sizeof out; cells++) {
-        size_t j = next_char(l, i);
+    for (size_t i = start; i < l->n && k + 8 < sizeof out;) {
+        size_t j = next_char(l, i), w = cells_at(l, i);
+        if (cells + w > room || k + (j - i) + 8 > sizeof out)
+            break;
         if (l->b[i] == '\n') {
             memcpy(out + k, "\xe2\x8f\x8e", 3); /* ⏎ marks a newline inside the message */
             k += 3;
@@ -345,6 +343,7 @@ static void refresh(qlm_lineedit *le, const char *prompt, const line_buf *l)
             memcpy(out + k, l->b + i, j - i);
             k += j - i;
         }
+        cells += w;
         i = j;
     }
     k += (size_t)snprintf(out + k, sizeof out - k, "\x1b[0K\r");

@@ -5,7 +5,10 @@
  * (kill to end / line / word), up/down walk the history, Ctrl-L clears the
  * screen, Enter accepts, Ctrl-C cancels the line, Ctrl-D on an empty line is
  * end of input. Pasted text (bracketed paste) is inserted as is, newlines
- * included, so a pasted block becomes one message.
+ * included, so a pasted block becomes one message. The cursor moves and
+ * Backspace/Delete remove whole user-perceived characters (an accented
+ * letter written with a combining mark, a flag, an emoji sequence), and wide
+ * CJK characters and emoji take two columns (runtime/chat/termcell.h).
  *
  * History: one entry per line in a file (newlines and backslashes escaped),
  * the last QLM_LE_HISTORY_MAX entries kept.
