@@ -18,6 +18,9 @@ struct qlm_lineedit {
     char *hist_path;
     char **hist;
     size_t n_hist;
+    char ahead[4096];     /* keys typed after Enter, read back before the terminal */
+    size_t n_ahead, at_ahead;
+    bool intr_ahead;      /* a Ctrl-C was among them */
 };
 
 typedef struct {
@@ -198,6 +201,13 @@ void qlm_le_free(qlm_lineedit *le)
 
 bool qlm_le_is_tty(const qlm_lineedit *le) { return le->tty; }
 
+bool qlm_le_take_interrupt(qlm_lineedit *le)
+{
+    bool r = le->intr_ahead;
+    le->intr_ahead = false;
+    return r;
+}
+
 /* ---- plain reads ------------------------------------------------------------------ */
 
 static qlm_le_result read_plain(qlm_lineedit *le, const char *prompt, char **line, bool *was_empty)
@@ -354,6 +364,8 @@ static void refresh(qlm_lineedit *le, const char *prompt, const line_buf *l)
 
 static int read_byte(qlm_lineedit *le)
 {
+    if (le->at_ahead < le->n_ahead)
+        return (unsigned char)le->ahead[le->at_ahead++];
     unsigned char c;
     for (;;) {
         ssize_t r = read(le->in, &c, 1);
@@ -493,6 +505,29 @@ static bool key(qlm_lineedit *le, line_buf *l, int c, size_t *hist_at, char **dr
     return false;
 }
 
+/* Keys typed after Enter but before the terminal is back in cooked mode were
+ * read as plain bytes: a Ctrl-C among them would not raise SIGINT, the reply
+ * would not stop, and the byte would then cancel the next prompt (and end
+ * the chat). Still in raw mode, take what is queued: Ctrl-C becomes a
+ * pending interrupt for the caller (qlm_le_take_interrupt), the other keys
+ * are kept, in order, for the next read. */
+static void take_ahead(qlm_lineedit *le, struct termios *raw)
+{
+    memmove(le->ahead, le->ahead + le->at_ahead, le->n_ahead - le->at_ahead);
+    le->n_ahead -= le->at_ahead;
+    le->at_ahead = 0;
+    raw->c_cc[VMIN] = 0; /* reads return at once with what is there */
+    tcsetattr(le->in, TCSANOW, raw);
+    char buf[256];
+    for (ssize_t got; le->n_ahead < sizeof le->ahead && (got = read(le->in, buf, sizeof buf)) > 0;)
+        for (ssize_t i = 0; i < got && le->n_ahead < sizeof le->ahead; i++) {
+            if (buf[i] == 3)
+                le->intr_ahead = true;
+            else
+                le->ahead[le->n_ahead++] = buf[i];
+        }
+}
+
 static qlm_le_result edit(qlm_lineedit *le, const char *prompt, line_buf *l, bool *was_empty)
 {
     size_t hist_at = le->n_hist; /* == n_hist: the line being typed */
@@ -525,6 +560,8 @@ qlm_le_result qlm_le_read(qlm_lineedit *le, const char *prompt, char **line, boo
     line_buf l = {0};
     qlm_le_result r = edit(le, prompt, &l, was_empty);
     (void)!write(le->out, "\x1b[?2004l\r\n", 10);
+    if (r == QLM_LE_LINE)
+        take_ahead(le, &raw);
     tcsetattr(le->in, TCSADRAIN, &orig);
     if (r != QLM_LE_LINE) {
         free(l.b);

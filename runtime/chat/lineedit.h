@@ -37,6 +37,12 @@ bool qlm_le_is_tty(const qlm_lineedit *le);
  * line was empty. */
 qlm_le_result qlm_le_read(qlm_lineedit *le, const char *prompt, char **line, bool *was_empty);
 
+/* True (once) if Ctrl-C was typed after the Enter that ended the last line
+ * but before the terminal left raw mode: it was meant for what the line
+ * starts (a reply), not for the next prompt. Other keys typed then are kept
+ * for the next qlm_le_read. */
+bool qlm_le_take_interrupt(qlm_lineedit *le);
+
 /* Append to the history (and its file); blank lines and repeats are skipped. */
 void qlm_le_history_add(qlm_lineedit *le, const char *line);
 

@@ -213,8 +213,9 @@ static bool command(repl *r, const char *line)
 
 static void turn(repl *r, const char *text)
 {
+    /* g_interrupt is not cleared here: a Ctrl-C typed right after Enter
+     * (qlm_le_take_interrupt) or during prompt evaluation stops this reply. */
     qlm_chat_stream s = {on_text, r, &g_interrupt};
-    g_interrupt = 0;
     r->in_think = false;
     qlm_status st = qlm_chat_turn(r->chat, text, &s);
     if (r->color && r->in_think)
@@ -320,6 +321,8 @@ int qlm_repl_run(qlm_chat *c, const qlm_repl_opts *o)
             break;
         if (rc == 2)
             continue;
+        if (qlm_le_take_interrupt(r.le))
+            g_interrupt = 1;
         if (*msg) {
             qlm_le_history_add(r.le, msg);
             if (msg[0] == '/') {

@@ -378,6 +378,27 @@ static void test_ctrl_c_mid_reply(void **state)
     assert_int_equal(finish(&p), 0);
 }
 
+/* Ctrl-C typed together with Enter reaches the editor as a raw byte, before
+ * the terminal is back in cooked mode (on a busy machine the window is as
+ * long as the child takes to read the line): it must still stop the reply,
+ * not run it to the end and then cancel the next prompt, which ended the
+ * chat. One write, so the keys are queued before the editor reads Enter. */
+static void test_ctrl_c_typed_ahead(void **state)
+{
+    (void)state;
+    char *argv[] = {"qlm", "chat", "-m", g_model, "--tokenizer", g_tok, "--template", "chatml",
+                    "--temp", "0", "-n", "0", NULL};
+    pty_child p;
+    spawn(&p, argv);
+    expect(&p, ">>> ");
+    type_keys(&p, "Go on and on.\r\x03/stats\r");
+    expect(&p, "[interrupted]");
+    expect(&p, "0 messages"); /* keys typed after the Ctrl-C are kept, in order */
+    wait_for_editor(&p);
+    type_keys(&p, "\x04");
+    assert_int_equal(finish(&p), 0);
+}
+
 static void test_ctrl_c_at_prompt_exits(void **state)
 {
     (void)state;
@@ -452,6 +473,7 @@ int main(void)
         cmocka_unit_test(test_repl_stories260k),
         cmocka_unit_test(test_repl_smollm2_vocab),
         cmocka_unit_test(test_ctrl_c_mid_reply),
+        cmocka_unit_test(test_ctrl_c_typed_ahead),
         cmocka_unit_test(test_ctrl_c_at_prompt_exits),
         cmocka_unit_test(test_context_overflow),
     };
