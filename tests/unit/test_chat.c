@@ -23,6 +23,7 @@
 #include "tests/common/testutil.h"
 
 static char g_model[4096], g_tok[4096], g_stories[4096];
+static bool g_color; /* spawn without NO_COLOR */
 
 /* Tiny Llama-architecture weights around the real 49152-token vocabulary. */
 static int make_model(void **state)
@@ -79,7 +80,10 @@ static void spawn(pty_child *p, char *const argv[])
     if (p->pid == 0) {
         setenv("QLM_HISTORY", tu_tmp("history"), 1);
         setenv("QLM_THREADS", "1", 1);
-        setenv("NO_COLOR", "1", 1);
+        if (g_color)
+            unsetenv("NO_COLOR");
+        else
+            setenv("NO_COLOR", "1", 1);
         execv(tu_qlm_bin(), argv);
         _exit(127);
     }
@@ -399,6 +403,134 @@ static void test_ctrl_c_typed_ahead(void **state)
     assert_int_equal(finish(&p), 0);
 }
 
+/* ---- think blocks ---- */
+
+/* Prompt ids and generated ids of one scripted turn, from --dump-ids. */
+static void scripted_turn(const char *tok, int32_t *prompt, size_t *n_prompt, int32_t *gen, size_t *n_gen)
+{
+    const char *dump = tu_tmp("think-ids.txt");
+    char cmd[16384], *out;
+    snprintf(cmd, sizeof cmd, "printf 'Hi\\n' | '%s' chat -m '%s' --template chatml --temp 0 -n 12 --dump-ids '%s'%s%s%s",
+             tu_qlm_bin(), g_stories, dump, tok ? " --tokenizer '" : "", tok ? tok : "", tok ? "'" : "");
+    assert_int_equal(tu_run(cmd, &out), 0);
+    free(out);
+    char *text = tu_read(dump, NULL);
+    bool after_prompt = false;
+    *n_prompt = *n_gen = 0;
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        if (line[0] == 'P') {
+            after_prompt = true;
+            continue;
+        }
+        if (line[0] != 'E')
+            continue;
+        char *s = strchr(line + 2, ' ');
+        for (long v; s && *s; s = strchr(s + 1, ' ')) {
+            v = strtol(s + 1, NULL, 10);
+            if (after_prompt)
+                gen[(*n_gen)++] = (int32_t)v;
+            else
+                prompt[(*n_prompt)++] = (int32_t)v;
+        }
+    }
+    free(text);
+}
+
+/* tok512.bin (llama2.c: int32 max_len, then per token float score, int32 len,
+ * bytes) with the pieces of ids a and b replaced by "<think>" and "</think>". */
+static void write_think_tokenizer(const char *path, int32_t a, int32_t b)
+{
+    size_t n;
+    char *in = tu_read(tu_shared("models/stories260K/tok512.bin"), &n);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    int32_t max_len;
+    memcpy(&max_len, in, 4);
+    if (max_len < 8)
+        max_len = 8;
+    fwrite(&max_len, 4, 1, f);
+    size_t at = 4;
+    for (int32_t id = 0; at + 8 <= n; id++) {
+        int32_t len;
+        memcpy(&len, in + at + 4, 4);
+        assert_true(len >= 0 && at + 8 + (size_t)len <= n);
+        const char *piece = id == a ? "<think>" : id == b ? "</think>" : NULL;
+        int32_t out_len = piece ? (int32_t)strlen(piece) : len;
+        fwrite(in + at, 4, 1, f); /* score */
+        fwrite(&out_len, 4, 1, f);
+        fwrite(piece ? piece : in + at + 8, 1, (size_t)out_len, f);
+        at += 8 + (size_t)len;
+    }
+    fclose(f);
+    free(in);
+}
+
+/* Qwen3-style thinking on the terminal: stories260K's greedy reply with two
+ * of its tokens renamed <think> and </think> (the prompt's tokens unchanged,
+ * so the same reply comes): the block is shown dim, or not at all with
+ * --hide-think, and the text after it normally. */
+static void test_think_block(void **state)
+{
+    (void)state;
+    int32_t prompt[512], gen[64], prompt2[512], gen2[64];
+    size_t np, ng, np2, ng2;
+    scripted_turn(NULL, prompt, &np, gen, &ng);
+    assert_true(ng >= 6);
+    /* <think> = the first reply token, </think> = a later, different one;
+     * neither may occur in the prompt */
+    int32_t a = gen[0], b = -1;
+    for (size_t i = 2; i + 2 < ng && b < 0; i++) {
+        bool earlier = false;
+        for (size_t j = 0; j < i; j++)
+            earlier |= gen[j] == gen[i];
+        if (!earlier && gen[i] > 2) /* 0..2: unk, bos, eos */
+            b = gen[i];
+    }
+    assert_true(b >= 0 && a > 2);
+    for (size_t i = 0; i < np; i++)
+        assert_true(prompt[i] != a && prompt[i] != b);
+    const char *tok = tu_tmp("think-tok512.bin");
+    write_think_tokenizer(tok, a, b);
+    scripted_turn(tok, prompt2, &np2, gen2, &ng2);
+    assert_int_equal(np2, np); /* the renamed pieces did not touch the prompt */
+    assert_memory_equal(prompt2, prompt, np * sizeof *prompt);
+    assert_int_equal(ng2, ng);
+    assert_memory_equal(gen2, gen, ng * sizeof *gen);
+
+    size_t shown = 0;
+    for (int hide = 0; hide < 2; hide++) {
+        char *argv[] = {"qlm", "chat", "-m", g_stories, "--tokenizer", (char *)tok, "--template", "chatml",
+                        "--temp", "0", "-n", "12", hide ? "--hide-think" : NULL, NULL};
+        pty_child p;
+        g_color = true;
+        spawn(&p, argv);
+        g_color = false;
+        expect(&p, ">>> ");
+        type_keys(&p, "Hi\r");
+        expect(&p, "\x1b[?2004l\r\r\n");
+        size_t start = p.mark;
+        expect(&p, "[reply cut at the length limit]");
+        char *reply = strndup(p.out + start, p.mark - start);
+        if (!hide) {
+            const char *on = strstr(reply, "\x1b[2m<think>"), *close = strstr(reply, "</think>");
+            assert_non_null(on);
+            assert_non_null(close);
+            const char *reset = strstr(on, "\x1b[0m");
+            assert_non_null(reset); /* normal again after the block... */
+            assert_true(reset > close); /* ...not before its end */
+            shown = strlen(reply);
+        } else {
+            assert_null(strstr(reply, "<think>"));
+            assert_null(strstr(reply, "</think>"));
+            assert_true(strlen(reply) + 15 < shown); /* the block's text is gone, the rest is there */
+        }
+        free(reply);
+        wait_for_editor(&p);
+        type_keys(&p, "\x04");
+        assert_int_equal(finish(&p), 0);
+    }
+}
+
 static void test_ctrl_c_at_prompt_exits(void **state)
 {
     (void)state;
@@ -474,6 +606,7 @@ int main(void)
         cmocka_unit_test(test_repl_smollm2_vocab),
         cmocka_unit_test(test_ctrl_c_mid_reply),
         cmocka_unit_test(test_ctrl_c_typed_ahead),
+        cmocka_unit_test(test_think_block),
         cmocka_unit_test(test_ctrl_c_at_prompt_exits),
         cmocka_unit_test(test_context_overflow),
     };
