@@ -66,7 +66,8 @@ const char *qlm_isa(void); /* name of the set in use, NULL on error */
 /* ---- logging ---------------------------------------------------------------- */
 
 /* Notes and summaries that are not errors (e.g. "context capped at N tokens")
- * go to one hook; the library never writes to stdout or stderr itself.
+ * go to one hook; the library never writes to stdout or stderr itself
+ * (except qlm_catch_sigbus's handler, which cannot call back from a signal).
  * Messages are one line, without newline or "qlm:" prefix. The default hook
  * writes "qlm: <level>: <message>\n" to stderr (level: "error", "warning",
  * "note", "debug"). Inside qlm this comes from formats/common/log.h. */
