@@ -276,6 +276,23 @@ void qlm_token_sampler_free(qlm_token_sampler *s);
  * Returns -1 (QLM_E_ARG) on bad arguments. */
 int32_t qlm_token_sampler_sample(qlm_token_sampler *s, float *logits, const int32_t *hist, size_t n_hist);
 
+/* ---- GPU numeric paths and per-layer dumps (docs/GPU-NUMERICS.md sections
+ * 5 and 6; this block is maintained with the GPU numerics) ---- */
+
+/* How the session's linear layers compute: "native" (default), "f32", "bf16",
+ * "w4a16", "fp8-w8a8", "nvfp4", "mxfp4". QLM_E_DTYPE naming the tensor if a
+ * weight cannot run the path, QLM_E_ARG for an unknown name. Set it before
+ * evaluating (or after truncating to 0): cached positions keep the old path. */
+qlm_status qlm_session_set_path(qlm_session *s, const char *path);
+
+/* Called during qlm_session_eval with every per-layer tensor of each chunk
+ * (names and meanings: docs/GPU-NUMERICS.md section 6); rows = the chunk's
+ * tokens, row-major. dtype: 0 f32, 1 f16, 2 bf16, 16 E4M3 (one code per byte).
+ * The data is valid only during the call. fn NULL stops the dumps. */
+typedef void (*qlm_session_dump_fn)(void *user, const char *name, uint32_t dtype, int64_t rows, int64_t cols,
+                                    const void *data);
+qlm_status qlm_session_set_dump(qlm_session *s, qlm_session_dump_fn fn, void *user);
+
 #ifdef __cplusplus
 }
 #endif

@@ -45,7 +45,7 @@ static qlm_status detect(const qlm_convert_opts *o, src_kind *kind)
 
 static bool storable(qlm_dtype t)
 {
-    return t == QLM_DT_F32 || t == QLM_DT_F16 || t == QLM_DT_BF16 || t == QLM_DT_Q8 || t == QLM_DT_Q4;
+    return qlm_dtype_get(t) && t != QLM_DT_I32;
 }
 
 static qlm_status check_opts(const qlm_convert_opts *o)
@@ -53,10 +53,11 @@ static qlm_status check_opts(const qlm_convert_opts *o)
     if (!o->src || !o->out)
         return qlm_fail(QLM_E_ARG, "convert needs a source and an output path");
     if (!storable(o->type))
-        return qlm_fail(QLM_E_ARG, "target type must be f32, f16, bf16, q8 or q4");
+        return qlm_fail(QLM_E_ARG, "target type must be f32, f16, bf16, q8, q4 or a GPU block format");
     for (size_t i = 0; i < o->n_keep; i++)
         if (!storable(o->keep[i].type))
-            return qlm_fail(QLM_E_ARG, "--keep %s: type must be f32, f16, bf16, q8 or q4", o->keep[i].pattern);
+            return qlm_fail(QLM_E_ARG, "--keep %s: type must be f32, f16, bf16, q8, q4 or a GPU block format",
+                            o->keep[i].pattern);
     return QLM_OK;
 }
 

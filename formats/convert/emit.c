@@ -1,6 +1,7 @@
 /* The emitter: one place that decides every stored dtype (rules in convert.h)
  * and converts rows in parallel (OpenMP over rows; each row's result does not
  * depend on the thread count). */
+#include <math.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 #include "formats/common/log.h"
 #include "formats/convert/emit_rows.h"
 #include "formats/convert/emitter.h"
+#include "formats/gpu/gpublock.h"
 
 #define SERIAL_ELEMS (1u << 18)     /* below this, convert on the calling thread */
 #define ROWS_CHUNK_ELEMS (1u << 16) /* elements per dynamically scheduled chunk */
@@ -56,7 +58,8 @@ bool qlm_glob_match(const char *pat, const char *s)
     return *pat == 0;
 }
 
-static bool is_quant(qlm_dtype t) { return t == QLM_DT_Q8 || t == QLM_DT_Q4; }
+/* Elements per block of a dtype: rows must be a multiple of it. */
+static uint32_t block_of(qlm_dtype t) { return qlm_dtype_get(t)->block_elems; }
 
 /* In a q4 file the embedding and output matrices default to q8 (README
  * "Converting models": they are one matrix in tied models, and llama.cpp keeps
@@ -82,7 +85,7 @@ qlm_dtype qlm_emit_choose(const qlm_convert_opts *o, const char *name, uint32_t 
     else if (t == QLM_DT_Q4 && wants_q8_in_q4(name, src))
         t = QLM_DT_Q8;
     *note = false;
-    if (is_quant(t) && dims[rank - 1] % QLM_BLOCK != 0) {
+    if (dims[rank - 1] % block_of(t) != 0) {
         t = src == SRC_F32 ? QLM_DT_F32 : QLM_DT_F16;
         *note = true;
     }
@@ -156,8 +159,8 @@ qlm_status qlm_emit_declare(qlm_emitter *e, const char *name, uint32_t rank, con
     memcpy(en.dims, dims, rank * sizeof *dims);
     en.dtype = qlm_emit_choose(e->o, name, rank, dims, src_type, &note);
     if (note && !e->o->quiet)
-        qlm_log(QLM_LOG_INFO, "%s: innermost dim %llu is not a multiple of %d, stored as %s", name,
-                (unsigned long long)dims[rank - 1], QLM_BLOCK, qlm_dtype_get(en.dtype)->name);
+        qlm_log(QLM_LOG_INFO, "%s: innermost dim %llu is not a multiple of the requested type's block, stored as %s",
+                name, (unsigned long long)dims[rank - 1], qlm_dtype_get(en.dtype)->name);
     en.src_bytes = qlm_src_row_bytes(src_type, en.n_elems);
     if ((rc = qlm_tensor_nbytes(en.dtype, rank, dims, &en.out_bytes)) ||
         (rc = qlm_writer_add_tensor(e->w, name, en.dtype, rank, dims, &en.idx)))
@@ -177,11 +180,47 @@ qlm_status qlm_emit_declare(qlm_emitter *e, const char *name, uint32_t rank, con
 /* Convert all rows of `en` from src to out. Rows are independent; the first
  * failing row (lowest index) is converted again on this thread so that its
  * message (thread-local) is the one reported. */
+/* The tensor-wide amax of a source tensor (finite elements only: the row
+ * quantizer reports NaN/Inf), for the NVFP4 tensor scale. */
+static float tensor_amax(const entry *en, const void *src, size_t rows, size_t inner, float *tmp)
+{
+    size_t in_row = qlm_src_row_bytes(en->src, inner);
+    float amax = 0.0f;
+    for (size_t r = 0; r < rows; r++) {
+        qlm_src_to_f32(en->src, (const char *)src + r * in_row, tmp, inner);
+        for (size_t i = 0; i < inner; i++)
+            if (isfinite(tmp[i]))
+                amax = fmaxf(amax, fabsf(tmp[i]));
+    }
+    return amax;
+}
+
+/* The tensor header of dtypes that have one (NVFP4: the f32 tensor scale). */
+static qlm_status tensor_header(const entry *en, const void *src, size_t rows, size_t inner, void *out, float *ts)
+{
+    *ts = 0.0f;
+    if (qlm_dtype_get(en->dtype)->tensor_extra == 0)
+        return QLM_OK;
+    float *tmp = malloc(inner * sizeof *tmp);
+    if (!tmp)
+        return qlm_fail(QLM_E_NOMEM, "tensor '%s': out of memory", en->name);
+    *ts = qlm_gpu_tensor_scale(en->dtype, tensor_amax(en, src, rows, inner, tmp));
+    free(tmp);
+    memcpy(out, ts, sizeof *ts);
+    return QLM_OK;
+}
+
 static qlm_status convert_rows(const qlm_emitter *e, const entry *en, const void *src, void *out)
 {
     size_t inner = (size_t)en->dims[en->rank - 1];
     size_t rows = (size_t)(en->n_elems / inner);
-    size_t in_row = qlm_src_row_bytes(en->src, inner), out_row = (size_t)(en->out_bytes / rows);
+    size_t hdr = qlm_dtype_get(en->dtype)->tensor_extra;
+    size_t in_row = qlm_src_row_bytes(en->src, inner), out_row = (size_t)((en->out_bytes - hdr) / rows);
+    float ts;
+    qlm_status rc = tensor_header(en, src, rows, inner, out, &ts);
+    if (rc)
+        return rc;
+    out = (char *)out + hdr;
     int threads = e->o->threads > 0 ? e->o->threads : omp_get_max_threads();
     /* Each parallel region costs a wake-up and a barrier at which idle threads
      * spin; small tensors (norms, biases, K/V of small models) are cheaper on
@@ -204,7 +243,7 @@ static qlm_status convert_rows(const qlm_emitter *e, const entry *en, const void
             if (!tmp)
                 continue;
             qlm_src_to_f32(en->src, (const char *)src + r * in_row, tmp, inner);
-            if (qlm_f32_to_target(en->dtype, tmp, (char *)out + r * out_row, inner) != QLM_OK) {
+            if (qlm_f32_to_target(en->dtype, tmp, (char *)out + r * out_row, inner, ts) != QLM_OK) {
 #pragma omp critical(qlm_emit_bad)
                 bad = r < bad ? r : bad;
             }
@@ -219,7 +258,7 @@ static qlm_status convert_rows(const qlm_emitter *e, const entry *en, const void
     if (!tmp)
         return qlm_fail(QLM_E_NOMEM, "tensor '%s': out of memory", en->name);
     qlm_src_to_f32(en->src, (const char *)src + bad * in_row, tmp, inner);
-    qlm_status rc = qlm_f32_to_target(en->dtype, tmp, (char *)out + bad * out_row, inner);
+    rc = qlm_f32_to_target(en->dtype, tmp, (char *)out + bad * out_row, inner, ts);
     free(tmp);
     return qlm_fail_context(rc, "tensor '%s' row %zu", en->name, bad);
 }

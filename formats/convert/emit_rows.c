@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "formats/common/half.h"
+#include "formats/gpu/gpublock.h"
 #include "formats/qlm/dtype.h"
 #include "formats/quant/quant.h"
 
@@ -79,8 +80,10 @@ static qlm_status to_f16(const float *x, uint16_t *out, size_t n)
     return QLM_OK;
 }
 
-qlm_status qlm_f32_to_target(qlm_dtype t, const float *x, void *out, size_t n)
+qlm_status qlm_f32_to_target(qlm_dtype t, const float *x, void *out, size_t n, float ts)
 {
+    if (qlm_dtype_is_gpu(t))
+        return qlm_gpu_quantize_row(t, x, n, ts, out);
     switch (t) {
     case QLM_DT_F32: memcpy(out, x, n * 4); return QLM_OK;
     case QLM_DT_F16: return to_f16(x, out, n);

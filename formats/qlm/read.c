@@ -45,7 +45,7 @@ qlm_status qlm_tensor_nbytes(uint32_t dtype, uint32_t rank, const uint64_t *dims
     const qlm_dtype_info *di = qlm_dtype_get(dtype);
     if (!di)
         return qlm_fail(QLM_E_DTYPE, "unknown dtype %u%s", dtype,
-                        dtype >= 16 && dtype <= 63 ? " (reserved for GPU formats)" : "");
+                        qlm_dtype_is_gpu(dtype) ? " (reserved for GPU formats)" : "");
     if (rank == 0)
         return qlm_fail(QLM_E_SHAPE, "rank 0 (scalars are stored as rank 1, dims {1})");
     if (rank > QLM_MAX_RANK)
@@ -61,10 +61,12 @@ qlm_status qlm_tensor_nbytes(uint32_t dtype, uint32_t rank, const uint64_t *dims
     if (dims[rank - 1] % di->block_elems)
         return qlm_fail(QLM_E_SIZE, "%s: innermost dim %llu is not a multiple of %u", di->name,
                         (unsigned long long)dims[rank - 1], di->block_elems);
-    uint64_t blocks = n / di->block_elems;
-    if (blocks > UINT64_MAX / di->block_bytes)
+    uint64_t rows = n / dims[rank - 1], bytes;
+    if (__builtin_mul_overflow(n / di->block_elems, (uint64_t)di->block_bytes, &bytes) ||
+        __builtin_mul_overflow(rows, (uint64_t)di->row_extra, &rows) || __builtin_add_overflow(bytes, rows, &bytes) ||
+        __builtin_add_overflow(bytes, (uint64_t)di->tensor_extra, &bytes))
         return qlm_fail(QLM_E_OVERFLOW, "byte size overflows 64 bits");
-    *nbytes = blocks * di->block_bytes;
+    *nbytes = bytes;
     return QLM_OK;
 }
 

@@ -18,10 +18,14 @@ static void usage(FILE *f)
             "SRC is a Hugging Face folder (config.json + *.safetensors + tokenizer files),\n"
             "a .gguf file, or a llama2.c checkpoint (which needs --tokenizer).\n"
             "\n"
-            "  --type TYPE           f32|f16|bf16|q8|q4 for 2-D weights (default q8).\n"
+            "  --type TYPE           f32|f16|bf16|q8|q4 for 2-D weights (default q8), or a\n"
+            "                        GPU block format: fp8 (E4M3, f32 scale per row),\n"
+            "                        fp8-g128 (f32 scale per 128), nvfp4, mxfp4, w4a16\n"
+            "                        (int4, f16 scale + zero per 128; docs/GPU-NUMERICS.md).\n"
             "                        1-D tensors stay f32; in q4 files token_embd/output\n"
             "                        default to q8. Rows whose length is not a multiple of\n"
-            "                        32 cannot be q8/q4 and are stored f16 (f32 from f32).\n"
+            "                        the block (32, 16 nvfp4, 128 fp8-g128/w4a16) are\n"
+            "                        stored f16 (f32 from f32).\n"
             "  --keep PATTERN=TYPE   store tensors whose qlm name matches the glob PATTERN\n"
             "                        as TYPE (first match wins), e.g. --keep 'output.weight=q8'\n"
             "  --tokenizer TOK.bin   llama2.c tokenizer for a llama2.c checkpoint\n"
@@ -36,7 +40,7 @@ static int parse_keep(const char *v, qlm_keep_rule *r)
         return 0;
     memcpy(r->pattern, v, (size_t)(eq - v));
     r->pattern[eq - v] = 0;
-    return qlm_dtype_parse(eq + 1, &r->type) && r->type <= QLM_DT_Q4;
+    return qlm_dtype_parse(eq + 1, &r->type) && r->type != QLM_DT_I32;
 }
 
 /* One line redrawn in place on a terminal: percentage of the source bytes. */
@@ -79,13 +83,13 @@ int cmd_convert(int argc, char **argv)
         if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) {
             o.out = v;
         } else if (strcmp(a, "--type") == 0) {
-            if (!qlm_dtype_parse(v, &o.type) || o.type > QLM_DT_Q4)
-                return cli_usage_error("convert", "--type: '%s' is not f32, f16, bf16, q8 or q4", v);
+            if (!qlm_dtype_parse(v, &o.type) || o.type == QLM_DT_I32)
+                return cli_usage_error("convert", "--type: '%s' is not f32|f16|bf16|q8|q4|fp8|fp8-g128|nvfp4|mxfp4|w4a16", v);
         } else if (strcmp(a, "--keep") == 0) {
             if (o.n_keep == MAX_KEEP)
                 return cli_usage_error("convert", "at most %d --keep rules", MAX_KEEP);
             if (!parse_keep(v, &keep[o.n_keep++]))
-                return cli_usage_error("convert", "--keep: '%s' is not PATTERN=f32|f16|bf16|q8|q4", v);
+                return cli_usage_error("convert", "--keep: '%s' is not PATTERN=TYPE (a --type name)", v);
         } else if (strcmp(a, "--tokenizer") == 0) {
             o.tokenizer = v;
         } else if (strcmp(a, "--threads") == 0) {

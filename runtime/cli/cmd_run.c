@@ -40,6 +40,9 @@ static void usage(FILE *f)
             "  --dump-logits FILE     write float32 LE logits of every prompt position [n_prompt, n_vocab];\n"
             "                         with -n 0, stop after the prompt\n"
             "  --batch FILE           one JSON object per line in, one per line out (see README)\n"
+            "  --path P               numeric path of the linear layers: native (default; GPU\n"
+            "                         block formats run their GPU contract), f32, bf16, w4a16,\n"
+            "                         fp8-w8a8, nvfp4, mxfp4 (docs/GPU-NUMERICS.md)\n"
             "  -v, --verbose          load time and speeds on stderr\n",
             RUN_MAX_STOPS);
 }
@@ -51,12 +54,13 @@ typedef struct {
     qlm_sampling_params sp;
     const char *stops[RUN_MAX_STOPS];
     int n_stops;
+    const char *path; /* --path: a numeric path name (qlm_session_set_path), NULL: native */
 } run_opts;
 
 static const char *const k_value_flags[] = {
     "-m", "--model", "-p", "--prompt", "-f", "--file", "--prompt-ids", "--dump-logits", "--batch", "-n",
     "--n-predict", "-c", "--ctx", "-t", "--threads", "--temp", "--top-k", "--top-p", "--min-p",
-    "--repeat-penalty", "--repeat-last-n", "--seed", "--sampler", "--stop"};
+    "--repeat-penalty", "--repeat-last-n", "--seed", "--sampler", "--stop", "--path"};
 
 static bool takes_value(const char *a)
 {
@@ -117,6 +121,8 @@ static int parse_args(int argc, char **argv, run_opts *o)
             o->dump = v;
         else if (IS("--batch"))
             o->batch = v;
+        else if (IS("--path"))
+            o->path = v;
         else if (IS("-n") || IS("--n-predict"))
             NUM_I(-1, INT32_MAX, o->n_predict);
         else if (IS("-c") || IS("--ctx"))
@@ -264,6 +270,13 @@ static int run_main(run_opts *o)
     if (st != QLM_OK)
         return cli_error(st);
     sampling_defaults(o, env.lm);
+    if (o->path && (st = qlm_session_set_path(env.s, o->path)) != QLM_OK) {
+        if (st == QLM_E_ARG) { /* an unknown path name is a usage error */
+            rc = cli_usage_error("run", "--path: %s", qlm_last_error());
+            st = QLM_OK;
+        }
+        goto out;
+    }
     double t_load = run_now() - t0;
     if (o->verbose) {
         const char *isa = qlm_isa();

@@ -110,6 +110,49 @@ static void *alloc_floats(int64_t n, qlm_status *st)
     return p;
 }
 
+/* Every linear weight must be able to run the path; *gpu tells whether any
+ * of them runs a GPU contract (and so needs the operand buffers). */
+static qlm_status check_path(const qlm_model *m, qlm_path p, bool *gpu)
+{
+    if ((unsigned)p >= QLM_PATH_COUNT)
+        return qlm_fail(QLM_E_ARG, "unknown numeric path %d", (int)p);
+    *gpu = false;
+    for (int64_t l = 0; l <= m->hp.n_layers; l++) {
+        const qlm_layer *L = &m->layers[l < m->hp.n_layers ? l : 0];
+        const qlm_mat *ws[7] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->gate, &L->up, &L->down};
+        int n = 7;
+        if (l == m->hp.n_layers) { /* the output matrix once, after the layers */
+            ws[0] = &m->output;
+            n = 1;
+        }
+        for (int i = 0; i < n; i++) {
+            qlm_status st = qlm_mat_check_path(ws[i], p);
+            if (st)
+                return st;
+            *gpu |= qlm_mat_path(ws[i], p) != QLM_PATH_NATIVE;
+        }
+    }
+    return QLM_OK;
+}
+
+qlm_status qlm_ctx_set_path(qlm_ctx *c, qlm_path p)
+{
+    bool gpu = false;
+    qlm_status st = check_path(c->m, p, &gpu);
+    if (st)
+        return st;
+    if (gpu && !c->gs && (st = qlm_gpu_scratch_new(c->n_batch, c->widest, c->n_threads, &c->gs)))
+        return st;
+    c->path = p;
+    return QLM_OK;
+}
+
+void qlm_ctx_set_dump(qlm_ctx *c, qlm_dump_fn fn, void *user)
+{
+    c->dump = fn;
+    c->dump_user = user;
+}
+
 qlm_status qlm_ctx_new(const qlm_model *m, const qlm_ctx_params *p, qlm_ctx **out)
 {
     *out = NULL;
@@ -120,6 +163,7 @@ qlm_status qlm_ctx_new(const qlm_model *m, const qlm_ctx_params *p, qlm_ctx **ou
     if (p->n_threads < 0 || p->n_threads > QLM_MAX_THREADS || p->n_batch < 0)
         return qlm_fail(QLM_E_ARG, "bad context parameters (threads %d, batch %lld)", p->n_threads,
                         (long long)p->n_batch);
+
     const qlm_kernels *k = qlm_kernels_get();
     if (!k)
         return QLM_E_UNSUPPORTED; /* message set by qlm_kernels_get */
@@ -152,6 +196,9 @@ qlm_status qlm_ctx_new(const qlm_model *m, const qlm_ctx_params *p, qlm_ctx **ou
     c->scores = alloc_floats((int64_t)c->n_threads * ATT_ROWS * c->n_ctx, &st);
     if (st == QLM_OK && !(c->xq = calloc((size_t)(B * widest / 32 + 1), sizeof *c->xq)))
         st = qlm_fail(QLM_E_NOMEM, "out of memory for activation blocks");
+    c->widest = widest;
+    if (st == QLM_OK)
+        st = qlm_ctx_set_path(c, QLM_PATH_NATIVE); /* GPU dtypes run their contracts natively */
     if (st != QLM_OK) {
         qlm_ctx_free(c);
         return st;
@@ -177,6 +224,7 @@ void qlm_ctx_free(qlm_ctx *c)
     free(c->rs);
     free(c->scores);
     free(c->xq);
+    qlm_gpu_scratch_free(c->gs);
     free(c);
 }
 

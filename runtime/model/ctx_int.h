@@ -2,6 +2,7 @@
 #ifndef QLM_CTX_INT_H
 #define QLM_CTX_INT_H
 
+#include "runtime/model/gpu_mm.h"
 #include "runtime/model/model_int.h"
 
 #define QLM_MAX_THREADS 256
@@ -20,6 +21,11 @@ struct qlm_ctx {
     float *rc, *rs;             /* [B][head_dim/2]: RoPE cos/sin of each row's position */
     float *scores;              /* [n_threads][ATT_ROWS][n_ctx] attention scores */
     qlm_block_q8a *xq;          /* [B][widest/32]: quantized activations for Q8/Q4 weights */
+    qlm_path path;
+    int64_t widest;             /* widest activation row: max(dim, ffn, heads*head_dim) */
+    qlm_gpu_scratch *gs;        /* GPU-contract operands; NULL when no weight runs one */
+    qlm_dump_fn dump;           /* qlm_ctx_set_dump */
+    void *dump_user;
 };
 
 #endif

@@ -8,10 +8,9 @@
  * count or on how a prompt is split into eval calls. */
 #include <math.h>
 #include <omp.h>
+#include <stdio.h>
 #include <string.h>
 
-#include "formats/common/half.h"
-#include "formats/quant/quant.h"
 #include "runtime/model/ctx_int.h"
 
 /* Below this many multiply-adds an op runs on one thread: waking the team
@@ -47,21 +46,82 @@ static void mm_rows(const qlm_ctx *c, const qlm_mat *w, const float *x, const ql
     }
 }
 
-/* One product Y[t*ldy + r] = W row r . X row t (all rows, nt tokens). */
+/* One product Y[t*ldy + r] = W row r . X row t (all rows, nt tokens);
+ * `label` names it in dumps (NULL: W's tensor name). */
 typedef struct {
     const qlm_mat *w;
     float *y;
     int64_t ldy;
+    const char *label;
 } mm_job;
 
-/* The jobs, all reading the same X (rows of w->cols floats; xq holds them
- * quantized for Q8/Q4 weights), in one parallel region: each matrix is
- * split over the threads by output rows as if alone, but the team is woken
- * and joined once for all of them (per-region costs dominate decode of small
- * models, more so with the sleeping waits qlm uses). */
-static void matmuls(const qlm_ctx *c, const mm_job *jobs, int n, const float *x, const qlm_block_q8a *xq,
-                    int64_t nt)
+/* Rows r0..r1 of part i: the CPU kernels, or the GPU contract of path p
+ * (part i owns weight-row buffer slot i). */
+static void part_rows(const qlm_ctx *c, qlm_path p, const qlm_mat *w, const float *x, int64_t nt, int64_t r0,
+                      int64_t r1, float *y, int64_t ldy, int i)
 {
+    if (p == QLM_PATH_NATIVE)
+        mm_rows(c, w, x, c->xq, nt, r0, r1, y, ldy);
+    else
+        qlm_gpu_mm_rows(c->gs, p, w, x, nt, r0, r1, y, ldy, i);
+}
+
+/* The linear layer's intermediate tensors for qlm ref: input x, the operand
+ * the GPU contract reads (and its per-token scales), output y. */
+static void dump_mm(const qlm_ctx *c, qlm_path p, const mm_job *job, const float *x, int64_t nt)
+{
+    const char *label = job->label ? job->label : job->w->name;
+    char base[160], name[176];
+    size_t n = strlen(label);
+    if (n > 7 && strcmp(label + n - 7, ".weight") == 0)
+        n -= 7;
+    snprintf(base, sizeof base, "%.*s", (int)n, label);
+#define DUMP(suffix, dt, cols, data) \
+    (snprintf(name, sizeof name, "%s." suffix, base), c->dump(c->dump_user, name, dt, nt, cols, data))
+    DUMP("x", QLM_DT_F32, job->w->cols, x);
+    if (p != QLM_PATH_NATIVE && p != QLM_PATH_F32) {
+        uint32_t dt;
+        const float *sc;
+        const void *a = qlm_gpu_operand(c->gs, p, &dt, &sc);
+        DUMP("a", dt, job->w->cols, a);
+        if (sc)
+            DUMP("a_scale", QLM_DT_F32, 1, sc);
+    }
+    DUMP("y", QLM_DT_F32, job->w->rows, job->y);
+#undef DUMP
+}
+
+/* The path all GPU-contract jobs share (NATIVE if none runs one), or -1 when
+ * two need different activation operands (mixed formats via --keep). */
+static int shared_path(const qlm_ctx *c, const mm_job *jobs, int n)
+{
+    qlm_path s = QLM_PATH_NATIVE;
+    for (int j = 0; j < n; j++) {
+        qlm_path p = qlm_mat_path(jobs[j].w, c->path);
+        if (p != QLM_PATH_NATIVE && s != QLM_PATH_NATIVE && p != s)
+            return -1;
+        if (p != QLM_PATH_NATIVE)
+            s = p;
+    }
+    return (int)s;
+}
+
+/* The jobs, all reading the same X (rows of w->cols floats; xq holds them
+ * quantized for Q8/Q4 weights on the CPU kernels), in one parallel region:
+ * each matrix is split over the threads by output rows as if alone, but the
+ * team is woken and joined once for all of them (per-region costs dominate
+ * decode of small models, more so with the sleeping waits qlm uses). Jobs
+ * under a GPU contract share its activation operand, formed once. */
+static void matmuls(const qlm_ctx *c, const mm_job *jobs, int n, const float *x, int64_t nt)
+{
+    int sp = shared_path(c, jobs, n);
+    if (sp < 0) {
+        for (int j = 0; j < n; j++)
+            matmuls(c, &jobs[j], 1, x, nt);
+        return;
+    }
+    if (sp != QLM_PATH_NATIVE)
+        qlm_gpu_prepare(c->gs, (qlm_path)sp, x, nt, jobs[0].w->cols);
     int64_t work = 0;
     for (int j = 0; j < n; j++)
         work += jobs[j].w->rows * jobs[j].w->cols * nt;
@@ -71,50 +131,37 @@ static void matmuls(const qlm_ctx *c, const mm_job *jobs, int n, const float *x,
         for (int j = 0; j < n; j++) {
             int64_t r0 = part(jobs[j].w->rows, T, i), r1 = part(jobs[j].w->rows, T, i + 1);
             if (r0 < r1)
-                mm_rows(c, jobs[j].w, x, xq, nt, r0, r1, jobs[j].y, jobs[j].ldy);
+                part_rows(c, qlm_mat_path(jobs[j].w, c->path), jobs[j].w, x, nt, r0, r1, jobs[j].y,
+                          jobs[j].ldy, i);
         }
+    for (int j = 0; c->dump && j < n; j++)
+        dump_mm(c, qlm_mat_path(jobs[j].w, c->path), &jobs[j], x, nt);
 }
 
-static void matmul(const qlm_ctx *c, const qlm_mat *w, const float *x, const qlm_block_q8a *xq, int64_t nt,
-                   float *y, int64_t ldy)
+static void matmul(const qlm_ctx *c, const qlm_mat *w, const float *x, int64_t nt, float *y, int64_t ldy,
+                   const char *label)
 {
-    mm_job job = {w, y, ldy};
-    matmuls(c, &job, 1, x, xq, nt);
+    mm_job job = {w, y, ldy, label};
+    matmuls(c, &job, 1, x, nt);
 }
 
-/* Quantize nt rows of `cols` activations if any of the weights reading them is Q8/Q4. */
+/* True if W runs on the CPU Q8/Q4 kernels, which read quantized activations. */
+static bool needs_q8a(const qlm_ctx *c, const qlm_mat *w)
+{
+    return w && qlm_mat_quantized(w) && qlm_mat_path(w, c->path) == QLM_PATH_NATIVE;
+}
+
+/* Quantize nt rows of `cols` activations if any of the weights reading them needs it. */
 static void prepare_input(const qlm_ctx *c, const float *x, int64_t nt, int64_t cols, const qlm_mat *a,
                           const qlm_mat *b, const qlm_mat *d)
 {
-    if (qlm_mat_quantized(a) || (b && qlm_mat_quantized(b)) || (d && qlm_mat_quantized(d)))
+    if (needs_q8a(c, a) || needs_q8a(c, b) || needs_q8a(c, d))
         c->k->quant_act(x, c->xq, nt * cols);
 }
 
-/* Embedding rows are dequantized exactly (the same values a matmul sees). */
-static void embed(const qlm_mat *e, int32_t tok, float *out)
-{
-    int64_t D = e->cols;
-    const char *row = e->data;
-    switch (e->dtype) {
-    case QLM_DT_F32:
-        memcpy(out, (const float *)row + tok * D, (size_t)D * sizeof(float));
-        break;
-    case QLM_DT_F16:
-        for (int64_t i = 0; i < D; i++)
-            out[i] = qlm_f16_to_f32(((const uint16_t *)row)[tok * D + i]);
-        break;
-    case QLM_DT_BF16:
-        for (int64_t i = 0; i < D; i++)
-            out[i] = qlm_bf16_to_f32(((const uint16_t *)row)[tok * D + i]);
-        break;
-    case QLM_DT_Q8:
-        qlm_dequantize_q8((const qlm_block_q8 *)row + tok * (D / 32), out, (size_t)D);
-        break;
-    case QLM_DT_Q4:
-        qlm_dequantize_q4((const qlm_block_q4 *)row + tok * (D / 32), out, (size_t)D);
-        break;
-    }
-}
+/* Embedding rows are dequantized exactly (the same values a matmul sees on
+ * the F32 path). */
+static void embed(const qlm_mat *e, int32_t tok, float *out) { qlm_mat_row_f32(e, tok, out); }
 
 static void rmsnorm_rows(const qlm_ctx *c, float *out, const float *x, const float *w, int64_t nt, int64_t n)
 {
@@ -224,8 +271,8 @@ static void layer(qlm_ctx *c, int64_t l, int64_t nt, int64_t pos0)
     /* attention block: q to scratch, k and v straight into the cache */
     rmsnorm_rows(c, c->xb, c->x, L->attn_norm, nt, D);
     prepare_input(c, c->xb, nt, D, &L->wq, &L->wk, &L->wv);
-    mm_job qkv[] = {{&L->wq, c->q, qd}, {&L->wk, kc, kvd}, {&L->wv, vc, kvd}};
-    matmuls(c, qkv, 3, c->xb, c->xq, nt);
+    mm_job qkv[] = {{&L->wq, c->q, qd, NULL}, {&L->wk, kc, kvd, NULL}, {&L->wv, vc, kvd, NULL}};
+    matmuls(c, qkv, 3, c->xb, nt);
     if (L->bq) {
         add_rows(c, c->q, L->bq, nt, qd, 0);
         add_rows(c, kc, L->bk, nt, kvd, 0);
@@ -235,18 +282,23 @@ static void layer(qlm_ctx *c, int64_t l, int64_t nt, int64_t pos0)
     heads_norm_rope(c, kc, nt, hp->n_kv_heads, kvd, L->k_norm);
     attention(c, l, nt, pos0);
     prepare_input(c, c->att, nt, qd, &L->wo, NULL, NULL);
-    matmul(c, &L->wo, c->att, c->xq, nt, c->xb2, D);
+    matmul(c, &L->wo, c->att, nt, c->xb2, D, NULL);
     add_rows(c, c->x, c->xb2, nt, D, D);
 
     /* SiLU-gated MLP */
     rmsnorm_rows(c, c->xb, c->x, L->ffn_norm, nt, D);
     prepare_input(c, c->xb, nt, D, &L->gate, &L->up, NULL);
-    mm_job gate_up[] = {{&L->gate, c->hb, F}, {&L->up, c->hb2, F}};
-    matmuls(c, gate_up, 2, c->xb, c->xq, nt);
+    mm_job gate_up[] = {{&L->gate, c->hb, F, NULL}, {&L->up, c->hb2, F, NULL}};
+    matmuls(c, gate_up, 2, c->xb, nt);
     c->k->silu_mul(c->hb, c->hb2, nt * F);
     prepare_input(c, c->hb, nt, F, &L->down, NULL, NULL);
-    matmul(c, &L->down, c->hb, c->xq, nt, c->xb2, D);
+    matmul(c, &L->down, c->hb, nt, c->xb2, D, NULL);
     add_rows(c, c->x, c->xb2, nt, D, D);
+    if (c->dump) {
+        char name[48];
+        snprintf(name, sizeof name, "blk.%lld.out", (long long)l);
+        c->dump(c->dump_user, name, QLM_DT_F32, nt, D, c->x);
+    }
 }
 
 /* One chunk of at most n_batch tokens. logits: NULL, or n_out rows of n_vocab
@@ -267,7 +319,7 @@ static void forward_chunk(qlm_ctx *c, const int32_t *tok, int64_t nt, float *log
     const float *x = c->x + (nt - n_out) * D;
     rmsnorm_rows(c, c->xb, x, m->output_norm, n_out, D);
     prepare_input(c, c->xb, n_out, D, &m->output, NULL, NULL);
-    matmul(c, &m->output, c->xb, c->xq, n_out, logits, m->hp.n_vocab);
+    matmul(c, &m->output, c->xb, n_out, logits, m->hp.n_vocab, "output");
 }
 
 qlm_status qlm_ctx_eval(qlm_ctx *c, const int32_t *tokens, int64_t n, float *logits, bool all_logits)

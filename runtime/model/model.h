@@ -41,6 +41,26 @@ const qlm_file *qlm_model_file(const qlm_model *m);
  * physical cores. */
 int qlm_default_threads(void);
 
+/* How the linear layers compute (docs/GPU-NUMERICS.md section 5). NATIVE:
+ * each weight by its own dtype (the SIMD kernels for f32/f16/bf16/q8/q4, the
+ * GPU contract of simd/gpu/gemm.h for a GPU block format). The others run
+ * every linear layer through one GPU contract: F32 and BF16 accept any weight
+ * dtype (dequantized), the quantized paths only their own formats. */
+typedef enum {
+    QLM_PATH_NATIVE = 0,
+    QLM_PATH_F32,
+    QLM_PATH_BF16,
+    QLM_PATH_W4A16,
+    QLM_PATH_FP8_W8A8,
+    QLM_PATH_NVFP4,
+    QLM_PATH_MXFP4,
+    QLM_PATH_COUNT
+} qlm_path;
+
+/* "native", "f32", "bf16", "w4a16", "fp8-w8a8", "nvfp4", "mxfp4". */
+const char *qlm_path_name(qlm_path p);
+bool qlm_path_parse(const char *s, qlm_path *out);
+
 typedef struct {
     int64_t n_ctx;     /* 0: model default, capped by available memory (message if capped) */
     int n_threads;     /* 0: default (physical cores / QLM_THREADS) */
@@ -49,6 +69,10 @@ typedef struct {
 
 qlm_status qlm_ctx_new(const qlm_model *m, const qlm_ctx_params *p, qlm_ctx **out);
 void qlm_ctx_free(qlm_ctx *c);
+/* Numeric path of the linear layers (default QLM_PATH_NATIVE); QLM_E_DTYPE,
+ * naming the tensor, if a weight cannot run it. Call before the first eval
+ * (or after a truncate to 0: cached keys/values came from the old path). */
+qlm_status qlm_ctx_set_path(qlm_ctx *c, qlm_path p);
 int64_t qlm_ctx_n_ctx(const qlm_ctx *c);
 int64_t qlm_ctx_pos(const qlm_ctx *c);            /* tokens in the KV cache */
 /* Drop cached positions >= pos (rewind; used by chat /undo and KV reuse). */
@@ -58,5 +82,14 @@ qlm_status qlm_ctx_truncate(qlm_ctx *c, int64_t pos);
  * non-NULL it receives n_vocab floats for each position when all_logits, else
  * only for the last token. QLM_E_LIMIT if the context would overflow. */
 qlm_status qlm_ctx_eval(qlm_ctx *c, const int32_t *tokens, int64_t n, float *logits, bool all_logits);
+
+/* Observer of the forward pass (qlm ref): called on the evaluating thread
+ * with each intermediate tensor of a chunk, rows = tokens of the chunk.
+ * Names and meaning: docs/GPU-NUMERICS.md section 6. dtype: QLM_DT_F32,
+ * QLM_DT_F16, QLM_DT_BF16, or QLM_DUMP_E4M3 (one E4M3 code per byte). */
+#define QLM_DUMP_E4M3 16
+typedef void (*qlm_dump_fn)(void *user, const char *name, uint32_t dtype, int64_t rows, int64_t cols,
+                            const void *data);
+void qlm_ctx_set_dump(qlm_ctx *c, qlm_dump_fn fn, void *user);
 
 #endif

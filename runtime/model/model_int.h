@@ -13,9 +13,10 @@
  * may also have a copy in the packing kernel set's layout (pack.c). */
 typedef struct {
     const void *data;
-    uint32_t dtype; /* F32, F16, BF16, Q8 or Q4 */
+    uint32_t dtype; /* F32, F16, BF16, Q8, Q4 or a GPU block format */
     int64_t rows, cols;
     void *packed;   /* NULL, or the copy for qlm_model.pk->mm_packed (owned) */
+    const char *name; /* the tensor's name (owned by the file) */
 } qlm_mat;
 
 typedef struct {

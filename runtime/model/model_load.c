@@ -170,6 +170,7 @@ static qlm_status mat(const qlm_file *f, const char *name, int64_t rows, int64_t
                         (long long)cols);
     switch (t->dtype) {
     case QLM_DT_F32: case QLM_DT_F16: case QLM_DT_BF16: case QLM_DT_Q8: case QLM_DT_Q4:
+    case QLM_DT_FP8: case QLM_DT_FP8_G128: case QLM_DT_NVFP4: case QLM_DT_MXFP4: case QLM_DT_W4A16:
         break;
     default: {
         const qlm_dtype_info *di = qlm_dtype_get(t->dtype);
@@ -177,7 +178,7 @@ static qlm_status mat(const qlm_file *f, const char *name, int64_t rows, int64_t
                         di ? di->name : "unknown");
     }
     }
-    *out = (qlm_mat){t->data, t->dtype, rows, cols, NULL};
+    *out = (qlm_mat){t->data, t->dtype, rows, cols, NULL, t->name};
     return QLM_OK;
 }
 

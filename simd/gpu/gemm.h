@@ -16,6 +16,7 @@
 #define QLM_GPU_NVFP4_BLOCK 16
 #define QLM_GPU_MXFP4_BLOCK 32
 #define QLM_GPU_FP8_MAX 448.0f
+#define QLM_GPU_FP8_GROUP 128 /* fp8-g128 weight scale group along K (last may be short) */
 #define QLM_GPU_FP8_MIN_SCALE (1.0f / (448.0f * 512.0f)) /* vLLM's floor for dynamic scales */
 
 /* W4A16 (Marlin numerics): a f16 [M][K]; q int4 codes 0..15 [N][K];
@@ -41,5 +42,26 @@ void qlm_gpu_gemm_nvfp4(int M, int N, int K, const uint16_t *a, const uint8_t *q
  * w = e2m1(q) * 2^(se-127) (exact); acc += f32(a) * w; out = acc. */
 void qlm_gpu_gemm_mxfp4(int M, int N, int K, const uint16_t *a, const uint8_t *q,
                         const uint8_t *se, float *out);
+
+/* ---- One output element of each contract (the runtime's linear layers) ----
+ * a: the activation row as the kernel receives it, w/q: one weight row, K
+ * elements; the result is out[m*N + n] of the GEMM above for that row pair. */
+
+/* W4A16 with zero points: w = f16(f16(q - z[g]) * s[g]), z NULL = 8 for every
+ * group (the contract above). q - z is an integer of magnitude < 2048, exact in
+ * f16, so the arithmetic is that of the measured kernel for any z. */
+float qlm_gpu_dot_w4a16(int K, const uint16_t *a, const uint8_t *q, const uint16_t *s, const uint8_t *z);
+/* FP8 W8A8 from the activation codes qa and scale sa (qlm_gpu_fp8_quant_row). */
+float qlm_gpu_dot_fp8(int K, const uint8_t *qa, float sa, const uint8_t *w, float sw);
+/* FP8 W8A8 with one weight scale per 128 along K (sw[ceil(K/128)]): each
+ * group's fmaf chain p_g starts at +0; acc = acc + p_g * sw[g] (two roundings,
+ * groups in order, acc from +0); out = acc * sa. Not measured on a GPU yet. */
+float qlm_gpu_dot_fp8_g128(int K, const uint8_t *qa, float sa, const uint8_t *w, const float *sw);
+float qlm_gpu_dot_nvfp4(int K, const uint16_t *a, const uint8_t *q, const uint8_t *sb, float ts);
+float qlm_gpu_dot_mxfp4(int K, const uint16_t *a, const uint8_t *q, const uint8_t *se);
+/* SIMT f32 and bf16 x bf16: acc = fmaf(a_k, w_k, acc), ascending k, from +0.
+ * Same structure as the measured paths; not measured on a GPU themselves. */
+float qlm_gpu_dot_f32(int K, const float *a, const float *w);
+float qlm_gpu_dot_bf16(int K, const uint16_t *a, const uint16_t *w);
 
 #endif

@@ -131,3 +131,20 @@ void gc_free(gc_case *c)
     free(c->sw);
     memset(c, 0, sizeof *c);
 }
+
+void gc_w4_zeros(const gc_case *c, uint8_t *z)
+{
+    int groups = (c->K + 127) / 128;
+    for (int n = 0; n < c->N; n++)
+        for (int g = 0; g < groups; g++)
+            z[n * groups + g] = (uint8_t)((5 * n + 3 * g + 1) % 16);
+}
+
+void gc_fp8_group_scales(const gc_case *c, float *sg)
+{
+    static const float mul[5] = {0.25f, 0.5f, 1.0f, 2.0f, 4.0f};
+    int groups = (c->K + 127) / 128;
+    for (int n = 0; n < c->N; n++)
+        for (int g = 0; g < groups; g++)
+            sg[n * groups + g] = c->sw[n] * mul[(n + g) % 5];
+}

@@ -27,6 +27,14 @@ typedef struct {
 
 extern const char *const gc_path_names[GC_NPATHS]; /* "w4a16", "fp8", "nvfp4", "mxfp4" */
 
+/* Operands of the contract variants that extend a case (tests/gpu/gemm_ref.cu
+ * --ext), derived deterministically from it, [N][ceil(K/128)] each:
+ * W4A16 zero points z[n][g] = (5n + 3g + 1) % 16 (the contract with zero points),
+ * FP8 per-128 weight scales sg[n][g] = sw[n] * {1/4, 1/2, 1, 2, 4}[(n + g) % 5]
+ * (the fp8-g128 contract). */
+void gc_w4_zeros(const gc_case *c, uint8_t *z);
+void gc_fp8_group_scales(const gc_case *c, float *sg);
+
 /* Case i of a path (seeded by path and i). Returns 0, or -1 if out of memory. */
 int gc_make(gc_path path, uint32_t i, gc_case *c);
 void gc_free(gc_case *c);

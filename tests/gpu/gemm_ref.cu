@@ -7,6 +7,13 @@
 //
 // --host evaluates the same per-output functions on the CPU (the host code
 // paths of the CUDA headers) for the first NCASES cases: a dry run without GPU.
+//
+//   gemm_ref DIR --ext [--host [NCASES]]
+//
+// writes instead the contract variants the runtime added (docs/GPU-NUMERICS.md
+// section 5), on the same cases with the operands of gc_w4_zeros /
+// gc_fp8_group_scales: gemm_w4a16z.f32 (W4A16 with zero points) and
+// gemm_fp8g128.f32 (FP8 W8A8 with per-128 weight scales).
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_fp4.h>
@@ -31,6 +38,8 @@ struct Ops {
     const uint8_t *s8;
     const float *sw;
     float ts;
+    const uint8_t *z;  // --ext: W4A16 zero points [N][groups], NULL = 8
+    const float *sg;   // --ext: FP8 weight scales per 128 [N][groups], NULL = per-channel sw
 };
 
 __host__ __device__ static float e4m3(uint8_t c)
@@ -54,7 +63,8 @@ __host__ __device__ static float dot_w4a16(const Ops &o, int m, int n)
     float acc = 0.0f;
     for (int k = 0; k < o.K; k++) {
         __half s = __ushort_as_half(o.s16[n * groups + k / 128]);
-        __half w = __hmul(__int2half_rn((int)o.wq[(size_t)n * o.K + k] - 8), s);
+        int z = o.z ? o.z[n * groups + k / 128] : 8;
+        __half w = __hmul(__int2half_rn((int)o.wq[(size_t)n * o.K + k] - z), s);
         acc = fmaf(__half2float(__ushort_as_half(o.a16[(size_t)m * o.K + k])), __half2float(w), acc);
     }
     return acc;
@@ -68,6 +78,19 @@ __host__ __device__ static float dot_fp8(const Ops &o, int m, int n)
     for (int k = 0; k < o.K; k++)
         amax = fmaxf(amax, fabsf(a[k]));
     float sa = fmaxf(amax / 448.0f, 1.0f / (448.0f * 512.0f));
+    if (o.sg) { // fp8-g128: each group's chain from +0, scaled and added in order
+        int groups = (o.K + 127) / 128;
+        float acc = 0.0f;
+        for (int g = 0; g < groups; g++) {
+            float p = 0.0f;
+            for (int k = g * 128; k < o.K && k < g * 128 + 128; k++) {
+                uint8_t q = __nv_cvt_float_to_fp8(a[k] / sa, __NV_SATFINITE, __NV_E4M3);
+                p = fmaf(e4m3(q), e4m3(o.wq[(size_t)n * o.K + k]), p);
+            }
+            acc = acc + p * o.sg[n * groups + g];
+        }
+        return acc * sa;
+    }
     float acc = 0.0f;
     for (int k = 0; k < o.K; k++) {
         uint8_t q = __nv_cvt_float_to_fp8(a[k] / sa, __NV_SATFINITE, __NV_E4M3);
@@ -125,12 +148,20 @@ template <class T> static T *up(const T *h, size_t n)
     return d;
 }
 
-static void run_case(const gc_case &c, bool host, float *out)
+static void run_case(const gc_case &c, bool host, bool ext, float *out)
 {
     size_t mk = (size_t)c.M * c.K, nk = (size_t)c.N * c.K;
-    size_t ns = c.path == GC_W4A16 ? (size_t)c.N * ((c.K + 127) / 128)
-              : c.path == GC_NVFP4 ? nk / 16 : nk / 32;
-    Ops o = {c.path, c.M, c.N, c.K, c.a16, c.a32, c.wq, c.s16, c.s8, c.sw, c.ts};
+    size_t ng = (size_t)c.N * ((c.K + 127) / 128);
+    size_t ns = c.path == GC_W4A16 ? ng : c.path == GC_NVFP4 ? nk / 16 : nk / 32;
+    std::vector<uint8_t> z(ng);
+    std::vector<float> sg(ng);
+    if (ext && c.path == GC_W4A16)
+        gc_w4_zeros(&c, z.data());
+    if (ext && c.path == GC_FP8)
+        gc_fp8_group_scales(&c, sg.data());
+    bool zp = ext && c.path == GC_W4A16, gs = ext && c.path == GC_FP8;
+    Ops o = {c.path, c.M, c.N, c.K, c.a16, c.a32, c.wq, c.s16, c.s8, c.sw, c.ts,
+             zp ? z.data() : NULL, gs ? sg.data() : NULL};
     if (host) {
         for (int i = 0; i < c.M * c.N; i++)
             out[i] = dot(o, i / c.N, i % c.N);
@@ -143,6 +174,8 @@ static void run_case(const gc_case &c, bool host, float *out)
     d.s16 = up(c.s16, ns);
     d.s8 = up(c.s8, ns);
     d.sw = up(c.sw, (size_t)c.N);
+    d.z = up(o.z, ng);
+    d.sg = up(o.sg, ng);
     float *dout;
     CK(cudaMalloc(&dout, (size_t)c.M * c.N * sizeof(float)));
     gemm_kernel<<<(c.M * c.N + 127) / 128, 128>>>(d, dout);
@@ -150,19 +183,26 @@ static void run_case(const gc_case &c, bool host, float *out)
     CK(cudaMemcpy(out, dout, (size_t)c.M * c.N * sizeof(float), cudaMemcpyDeviceToHost));
     cudaFree((void *)d.a16), cudaFree((void *)d.a32), cudaFree((void *)d.wq);
     cudaFree((void *)d.s16), cudaFree((void *)d.s8), cudaFree((void *)d.sw), cudaFree(dout);
+    cudaFree((void *)d.z), cudaFree((void *)d.sg);
 }
 
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: gemm_ref DIR [--host [NCASES]]\n");
+        fprintf(stderr, "usage: gemm_ref DIR [--ext] [--host [NCASES]]\n");
         return 2;
     }
-    bool host = argc > 2 && !strcmp(argv[2], "--host");
-    int ncases = host && argc > 3 ? atoi(argv[3]) : GC_CASES;
+    int a = 2;
+    bool ext = argc > a && !strcmp(argv[a], "--ext");
+    a += ext;
+    bool host = argc > a && !strcmp(argv[a], "--host");
+    int ncases = host && argc > a + 1 ? atoi(argv[a + 1]) : GC_CASES;
     for (int p = 0; p < GC_NPATHS; p++) {
+        if (ext && p != GC_W4A16 && p != GC_FP8)
+            continue;
         char path[4096];
-        snprintf(path, sizeof path, "%s/gemm_%s.f32", argv[1], gc_path_names[p]);
+        snprintf(path, sizeof path, "%s/gemm_%s%s.f32", argv[1], gc_path_names[p],
+                 !ext ? "" : p == GC_W4A16 ? "z" : "g128");
         FILE *f = fopen(path, "wb");
         if (!f) {
             perror(path);
@@ -175,7 +215,7 @@ int main(int argc, char **argv)
                 return 1;
             }
             std::vector<float> out((size_t)c.M * c.N);
-            run_case(c, host, out.data());
+            run_case(c, host, ext, out.data());
             fwrite(out.data(), sizeof(float), out.size(), f);
             gc_free(&c);
         }

@@ -36,6 +36,8 @@ static void test_every_dtype_documented(void **state)
     (void)state;
     char *doc = tu_read(tu_source("docs/FORMAT.md"), NULL);
     for (uint32_t id = 0; id < QLM_DT_COUNT_KNOWN; id++) {
+        if (!qlm_dtype_get(id))
+            continue;
         char want[64];
         snprintf(want, sizeof want, "| %u | `%s` |", id, qlm_dtype_get(id)->name);
         if (!strstr(doc, want))

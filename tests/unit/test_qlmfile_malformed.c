@@ -297,7 +297,14 @@ static void test_dir_dtype_rank_dims(void **state)
     (void)state;
     /* tensor 0: q8 {3, 64}; 2: f32 {7}; 5: i32 {1, 2, 1, 3} */
     DIR(0, QLM_D_DTYPE, 4, QLM_DT_COUNT_KNOWN, QLM_E_DTYPE);
-    DIR(0, QLM_D_DTYPE, 4, 16, QLM_E_DTYPE);        /* reserved GPU id */
+    DIR(0, QLM_D_DTYPE, 4, 6, QLM_E_DTYPE);         /* unassigned */
+    DIR(0, QLM_D_DTYPE, 4, 18, QLM_E_DTYPE);        /* reserved GPU id */
+    DIR(0, QLM_D_DTYPE, 4, 22, QLM_E_DTYPE);
+    DIR(0, QLM_D_DTYPE, 4, QLM_DT_FP8, QLM_OK);     /* {3,64}: 3 x (4 + 64) = 204 bytes, as q8 */
+    DIR(0, QLM_D_DTYPE, 4, QLM_DT_MXFP4, QLM_E_SIZE); /* 6 blocks x 17 = 102 */
+    DIR(0, QLM_D_DTYPE, 4, QLM_DT_NVFP4, QLM_E_SIZE); /* 4 + 12 x 9 = 112 */
+    DIR(0, QLM_D_DTYPE, 4, QLM_DT_FP8_G128, QLM_E_SIZE); /* 64 is not a multiple of 128 */
+    DIR(0, QLM_D_DTYPE, 4, QLM_DT_W4A16, QLM_E_SIZE);
     DIR(0, QLM_D_DTYPE, 4, 63, QLM_E_DTYPE);
     DIR(0, QLM_D_DTYPE, 4, UINT32_MAX, QLM_E_DTYPE);
     DIR(0, QLM_D_DTYPE, 4, QLM_DT_F32, QLM_E_SIZE); /* f32 x {3,64} is not 204 bytes */
