@@ -1,6 +1,7 @@
 #include "simd/gpu/mma.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "formats/common/half.h"
@@ -127,12 +128,23 @@ static half_parts split_e4m3(uint8_t c)
     return p;
 }
 
-/* One fused step of the E4M3 pipeline: RZ_f32 of acc (an f32, may be 0) plus
- * the products a[k]*b[k] for the k in ks, every term first truncated toward
- * zero to a multiple of 2^(E - 25), E the largest nominal exponent. */
-static float e4m3_step(float acc, const uint8_t *a, const uint8_t *b, const int *ks, int n)
+/* Keep the `bits` most significant bits of |s| (toward zero). */
+static int64_t keep_bits(int64_t s, int bits)
 {
-    half_parts pa[16], pb[16];
+    uint64_t m = s < 0 ? -(uint64_t)s : (uint64_t)s;
+    int h = 63 - __builtin_clzll(m | 1);
+    if (h >= bits)
+        m &= ~((UINT64_C(1) << (h - bits + 1)) - 1);
+    return s < 0 ? -(int64_t)m : (int64_t)m;
+}
+
+/* One fused step of the E4M3 pipelines: acc (an f32, may be 0) plus the
+ * products a[k]*b[k] for the k in ks, every term first truncated toward zero
+ * to a multiple of 2^(E - F), E the largest nominal exponent; the exact sum is
+ * cut to a `bits`-bit significand and then to f32, both toward zero. */
+static float e4m3_step(float acc, const uint8_t *a, const uint8_t *b, const int *ks, int n, int F, int bits)
+{
+    half_parts pa[32], pb[32];
     int emax = INT32_MIN, ae = 0;
     for (int i = 0; i < n; i++) {
         pa[i] = split_e4m3(a[ks[i]]);
@@ -145,7 +157,7 @@ static float e4m3_step(float acc, const uint8_t *a, const uint8_t *b, const int 
         emax = ae - 1;
     if (emax == INT32_MIN)
         return 0.0f;
-    int q = emax - 25;
+    int q = emax - F;
     int64_t sum = 0;
     for (int i = 0; i < n; i++) {
         if (!pa[i].sig || !pb[i].sig)
@@ -157,7 +169,15 @@ static float e4m3_step(float acc, const uint8_t *a, const uint8_t *b, const int 
         int64_t t = align_rz((uint64_t)ldexp(fabs(am), 24), ae - 24, q);
         sum += acc < 0 ? -t : t;
     }
-    return sum == 0 ? 0.0f : to_f32_rz(sum, q);
+    return sum == 0 ? 0.0f : to_f32_rz(keep_bits(sum, bits), q);
+}
+
+static bool has_e4m3_nan(const uint8_t *a, const uint8_t *b)
+{
+    for (int k = 0; k < 32; k++) /* a NaN code anywhere, even times zero */
+        if ((a[k] & 0x7F) == 0x7F || (b[k] & 0x7F) == 0x7F)
+            return true;
+    return false;
 }
 
 /* The k of each half of an m16n8k32 E4M3 dot: bytes 0-1 and 2-3 of every
@@ -167,17 +187,36 @@ static const int k_hi[16] = {2, 3, 6, 7, 10, 11, 14, 15, 18, 19, 22, 23, 26, 27,
 
 float qlm_gpu_mma_e4m3_dot32(const uint8_t *a, const uint8_t *b, float c)
 {
-    for (int k = 0; k < 32; k++) /* a NaN code anywhere, even times zero */
-        if ((a[k] & 0x7F) == 0x7F || (b[k] & 0x7F) == 0x7F)
-            return qlm_bits_f32(0x7FFFFFFFu);
-    float p = e4m3_step(0.0f, a, b, k_lo, 16);
-    p = e4m3_step(p, a, b, k_hi, 16);
+    if (has_e4m3_nan(a, b))
+        return qlm_bits_f32(0x7FFFFFFFu);
+    float p = e4m3_step(0.0f, a, b, k_lo, 16, 25, 24);
+    p = e4m3_step(p, a, b, k_hi, 16, 25, 24);
     return round_sum((double)c, (double)p);
+}
+
+float qlm_gpu_wgmma_e4m3_dot32(const uint8_t *a, const uint8_t *b, float c)
+{
+    static const int all[32] = {0,  1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15,
+                                16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31};
+    if (has_e4m3_nan(a, b))
+        return qlm_bits_f32(0x7FFFFFFFu);
+    return e4m3_step(c, a, b, all, 32, 13, 14);
+}
+
+static void tile32(const uint8_t *A, const uint8_t *Bt, const float *C, float *D,
+                   float (*dot)(const uint8_t *, const uint8_t *, float))
+{
+    for (int m = 0; m < 16; m++)
+        for (int n = 0; n < 8; n++)
+            D[m * 8 + n] = dot(A + m * 32, Bt + n * 32, C[m * 8 + n]);
 }
 
 void qlm_gpu_mma_m16n8k32_e4m3(const uint8_t *A, const uint8_t *Bt, const float *C, float *D)
 {
-    for (int m = 0; m < 16; m++)
-        for (int n = 0; n < 8; n++)
-            D[m * 8 + n] = qlm_gpu_mma_e4m3_dot32(A + m * 32, Bt + n * 32, C[m * 8 + n]);
+    tile32(A, Bt, C, D, qlm_gpu_mma_e4m3_dot32);
+}
+
+void qlm_gpu_wgmma_m16n8k32_e4m3(const uint8_t *A, const uint8_t *Bt, const float *C, float *D)
+{
+    tile32(A, Bt, C, D, qlm_gpu_wgmma_e4m3_dot32);
 }

@@ -1,13 +1,7 @@
-/* CPU emulation of NVIDIA tensor-core MMA instructions, bit for bit where
- * measured (docs/GPU-NUMERICS.md section 3).
- *
- * f16/bf16: see qlm_gpu_mma_f16_dot16 below.
- *
- * mma.sync.aligned.m16n8k32.row.col.f32.e4m3.e4m3.f32 on sm_90 behaves as
- * exact arithmetic: D = RN_f32(C + sum of the 32 exact products), one
- * rounding. Measured on an H200 on 4000 random tiles (512000 outputs, exponent
- * spreads over 2^-20..2^20 in C): 0 mismatches. Finite operands only: NaN
- * codes/C are outside the measured contract.
+/* CPU emulation of NVIDIA Hopper tensor-core MMA instructions, bit for bit
+ * as measured on an H200 (docs/GPU-NUMERICS.md section 3): mma.sync f16/bf16
+ * m16n8k16 and E4M3 m16n8k32, wgmma E4M3 m64n8k32 (and f16/bf16 m64n8k16,
+ * which equal mma.sync). Each has its own accumulation structure below.
  */
 #ifndef QLM_SIMD_GPU_MMA_H
 #define QLM_SIMD_GPU_MMA_H
@@ -35,10 +29,26 @@ float qlm_gpu_mma_bf16_dot16(const uint16_t *a, const uint16_t *b, float c);
 void qlm_gpu_mma_m16n8k16_f16(const uint16_t *A, const uint16_t *Bt, const float *C, float *D);
 void qlm_gpu_mma_m16n8k16_bf16(const uint16_t *A, const uint16_t *Bt, const float *C, float *D);
 
-/* One output: RN_f32(c + sum_{k<32} e4m3(a[k]) * e4m3(b[k])), the sum exact. */
+/* mma.sync.aligned.m16n8k32.row.col.f32.e4m3.e4m3.f32 on sm_90: three steps
+ * (docs/GPU-NUMERICS.md section 3). P = the fused step above (truncation 25
+ * bits below the largest nominal exponent, exact sum, RZ to f32) over the 16
+ * products with k mod 4 in {0, 1}; P = the same over P and the products with
+ * k mod 4 in {2, 3}; D = RN_f32(C + P). A NaN code (0x7F/0xFF) anywhere in a
+ * or b, even against a zero, gives 0x7FFFFFFF. Inf/NaN C was not measured. */
 float qlm_gpu_mma_e4m3_dot32(const uint8_t *a, const uint8_t *b, float c);
 
 /* A 16 x 32 E4M3 row-major, Bt 8 x 32 (row n = column n of B), C and D 16 x 8 f32. */
 void qlm_gpu_mma_m16n8k32_e4m3(const uint8_t *A, const uint8_t *Bt, const float *C, float *D);
+
+/* wgmma.mma_async.sync.aligned.m64n8k32.f32.e4m3.e4m3 (A from registers) on
+ * sm_90: one fused step over C and all 32 products, every term truncated
+ * toward zero 13 bits below the largest nominal exponent (C's real exponent
+ * counts), the exact sum cut toward zero to a 14-bit significand: D has at
+ * most 13 fraction bits. NaN codes as for mma.sync. An output depends only on
+ * its row of A and column of B, so a warp's 16 rows of the m64 tile are
+ * computed as a 16 x 8 tile here. (wgmma m64n8k16 f16/bf16 equals the
+ * mma.sync f16/bf16 functions above.) */
+float qlm_gpu_wgmma_e4m3_dot32(const uint8_t *a, const uint8_t *b, float c);
+void qlm_gpu_wgmma_m16n8k32_e4m3(const uint8_t *A, const uint8_t *Bt, const float *C, float *D);
 
 #endif

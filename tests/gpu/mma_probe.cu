@@ -4,6 +4,9 @@
 //   mma_probe DIR NTILES [adv|sparse]
 //   mma_probe run KIND IN OUT      (KIND 0 f16, 1 bf16, 2 e4m3: any tiles, e.g.
 //                                  from tests/gpu/mma_floor_tiles.c)
+//   mma_probe wgmma KIND IN OUT    the same tiles through wgmma m64n8k16/k32 (A in
+//                                  registers, the tile's 16 rows in every warp)
+// Build: nvcc -std=c++17 -O2 -gencode arch=compute_90a,code=sm_90a -fmad=false mma_probe.cu
 //
 // With "adv" the operands are adversarial instead: full exponent ranges with
 // subnormals and zeros, products that cancel exactly or nearly, C of 0, huge,
@@ -219,25 +222,86 @@ static void sparse_tile(int kind, int tile, std::vector<uint8_t> &a, std::vector
     }
 }
 
+// wgmma with A from registers (the same 16 x K tile in each of the 4 warps: the
+// m64 rows 16w..16w+15 of warp w) and B^T (8 x 32 bytes) in shared memory in
+// the no-swizzle K-major canonical layout: two 8 x 16-byte core matrices.
+// kind 0 f16 (m64n8k16), 2 e4m3 (m64n8k32). D of warp w goes to d + 128 w.
+__global__ void wg_kernel(int kind, const uint8_t *a, const uint8_t *bt, const float *c, float *d, int lbo, int sbo)
+{
+    __shared__ __align__(256) uint8_t sB[512];
+    int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, g = lane >> 2, t = lane & 3;
+    for (int i = tid; i < 256; i += 128) {
+        int n = i / 32, kb = i % 32;
+        sB[(kb / 16) * 128 + n * 16 + kb % 16] = bt[n * 32 + kb];
+    }
+    __syncthreads();
+    asm volatile("fence.proxy.async.shared::cta;");
+    __syncthreads();
+    uint32_t ra[4];
+    if (kind < 2) {
+        const uint16_t *A = (const uint16_t *)a;
+        for (int r = 0; r < 4; r++) {
+            int row = g + (r & 1) * 8, col = t * 2 + (r >> 1) * 8;
+            ra[r] = A[row * 16 + col] | (uint32_t)A[row * 16 + col + 1] << 16;
+        }
+    } else {
+        for (int r = 0; r < 4; r++) {
+            int row = g + (r & 1) * 8, col = t * 4 + (r >> 1) * 16;
+            ra[r] = a[row * 32 + col] | a[row * 32 + col + 1] << 8 |
+                    a[row * 32 + col + 2] << 16 | (uint32_t)a[row * 32 + col + 3] << 24;
+        }
+    }
+    uint64_t addr = (uint64_t)__cvta_generic_to_shared(sB);
+    uint64_t desc = ((addr & 0x3FFFF) >> 4) | ((uint64_t)((lbo >> 4) & 0x3FFF) << 16) |
+                    ((uint64_t)((sbo >> 4) & 0x3FFF) << 32);
+    float acc[4];
+    for (int i = 0; i < 4; i++)
+        acc[i] = c[(g + (i >> 1) * 8) * 8 + t * 2 + (i & 1)];
+    asm volatile("wgmma.fence.sync.aligned;" ::: "memory");
+    if (kind == 1)
+        asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %9, 0;\n"
+                     "wgmma.mma_async.sync.aligned.m64n8k16.f32.bf16.bf16 {%0,%1,%2,%3}, {%4,%5,%6,%7}, %8, p, 1, 1, 0;\n}"
+                     : "+f"(acc[0]), "+f"(acc[1]), "+f"(acc[2]), "+f"(acc[3])
+                     : "r"(ra[0]), "r"(ra[1]), "r"(ra[2]), "r"(ra[3]), "l"(desc), "r"(1));
+    else if (kind == 0)
+        asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %9, 0;\n"
+                     "wgmma.mma_async.sync.aligned.m64n8k16.f32.f16.f16 {%0,%1,%2,%3}, {%4,%5,%6,%7}, %8, p, 1, 1, 0;\n}"
+                     : "+f"(acc[0]), "+f"(acc[1]), "+f"(acc[2]), "+f"(acc[3])
+                     : "r"(ra[0]), "r"(ra[1]), "r"(ra[2]), "r"(ra[3]), "l"(desc), "r"(1));
+    else
+        asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %9, 0;\n"
+                     "wgmma.mma_async.sync.aligned.m64n8k32.f32.e4m3.e4m3 {%0,%1,%2,%3}, {%4,%5,%6,%7}, %8, p, 1, 1;\n}"
+                     : "+f"(acc[0]), "+f"(acc[1]), "+f"(acc[2]), "+f"(acc[3])
+                     : "r"(ra[0]), "r"(ra[1]), "r"(ra[2]), "r"(ra[3]), "l"(desc), "r"(1));
+    asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory");
+    asm volatile("wgmma.wait_group.sync.aligned 0;" ::: "memory");
+    for (int i = 0; i < 4; i++)
+        d[warp * 128 + (g + (i >> 1) * 8) * 8 + t * 2 + (i & 1)] = acc[i];
+}
+
 // mma_probe run KIND IN OUT: runs every tile of IN (A, B^T, C, D as mma_probe writes
 // them; D ignored) through mma.sync and writes the tiles with D filled to OUT.
 static int run_file(int argc, char **argv)
 {
     if (argc < 5) return 2;
     int kind = atoi(argv[2]);
+    bool wg = !strcmp(argv[1], "wgmma");
     int K = kind < 2 ? 16 : 32, w = kind < 2 ? 2 : 1;
     size_t ab = 24 * K * w, tsz = ab + 1024;
     FILE *in = fopen(argv[3], "rb"), *out = fopen(argv[4], "wb");
     if (!in || !out) return 1;
     std::vector<uint8_t> t(tsz);
     uint8_t *da, *db; float *dc, *dd;
-    cudaMalloc(&da, 16 * K * w), cudaMalloc(&db, 8 * K * w), cudaMalloc(&dc, 512), cudaMalloc(&dd, 512);
+    cudaMalloc(&da, 16 * K * w), cudaMalloc(&db, 8 * K * w), cudaMalloc(&dc, 512), cudaMalloc(&dd, 2048);
     long n = 0;
     while (fread(t.data(), 1, tsz, in) == tsz) {
         cudaMemcpy(da, t.data(), 16 * K * w, cudaMemcpyHostToDevice);
         cudaMemcpy(db, t.data() + 16 * K * w, 8 * K * w, cudaMemcpyHostToDevice);
         cudaMemcpy(dc, t.data() + ab, 512, cudaMemcpyHostToDevice);
-        mma_kernel<<<1, 32>>>(kind, da, db, dc, dd);
+        if (wg)
+            wg_kernel<<<1, 128>>>(kind, da, db, dc, dd, 128, 128);
+        else
+            mma_kernel<<<1, 32>>>(kind, da, db, dc, dd);
         if (cudaMemcpy(t.data() + ab + 512, dd, 512, cudaMemcpyDeviceToHost) != cudaSuccess) return 1;
         fwrite(t.data(), 1, tsz, out);
         n++;
@@ -249,7 +313,7 @@ static int run_file(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-    if (argc > 1 && !strcmp(argv[1], "run"))
+    if (argc > 1 && (!strcmp(argv[1], "run") || !strcmp(argv[1], "wgmma")))
         return run_file(argc, argv);
     if (argc < 3)
         return 2;

@@ -4,7 +4,9 @@
  *   mma_f16.bin.zst, mma_bf16.bin.zst  150 random + 150 adversarial + 150 sparse
  *                                      tiles (bf16: + 2 tiles probing the 2^-158 floor)
  *   mma_e4m3.bin.zst                   500 random tiles
- *   mma_e4m3_adv.bin.zst               150 adversarial (with NaN codes) + 150 sparse tiles */
+ *   mma_e4m3_adv.bin.zst               150 adversarial (with NaN codes) + 150 sparse tiles
+ *   wgmma_{f16,bf16,e4m3}.bin.zst      the same tiles through wgmma (100 of each kind;
+ *                                      E4M3 also 100 random; bf16 also the floor tiles) */
 #include <stdlib.h>
 #include <string.h>
 #include <zstd.h>
@@ -13,7 +15,7 @@
 #include "simd/gpu/mma.h"
 #include "tests/common/testutil.h"
 
-enum { F16, BF16, E4M3 };
+enum { F16, BF16, E4M3, WG_E4M3 };
 
 static uint8_t *load_tiles(const char *name, size_t tile_bytes, size_t *tiles)
 {
@@ -36,15 +38,15 @@ static uint8_t *load_tiles(const char *name, size_t tile_bytes, size_t *tiles)
 /* Every output of every tile in file `name` equals the emulation bit for bit. */
 static void check_tiles(const char *name, int kind)
 {
-    size_t K = kind == E4M3 ? 32 : 16, ab = 24 * K * (kind == E4M3 ? 1 : 2), tiles, bad = 0;
+    size_t K = kind >= E4M3 ? 32 : 16, ab = 24 * K * (kind >= E4M3 ? 1 : 2), tiles, bad = 0;
     uint8_t *buf = load_tiles(name, ab + 1024, &tiles);
     for (size_t t = 0; t < tiles; t++) {
         const uint8_t *p = buf + t * (ab + 1024), *bt = p + ab / 24 * 16;
         float C[128], D[128], E[128];
         memcpy(C, p + ab, sizeof C);
         memcpy(D, p + ab + sizeof C, sizeof D);
-        if (kind == E4M3) {
-            qlm_gpu_mma_m16n8k32_e4m3(p, bt, C, E);
+        if (kind >= E4M3) {
+            (kind == E4M3 ? qlm_gpu_mma_m16n8k32_e4m3 : qlm_gpu_wgmma_m16n8k32_e4m3)(p, bt, C, E);
         } else {
             uint16_t A[256], B[128];
             memcpy(A, p, sizeof A);
@@ -71,6 +73,15 @@ static void test_mma_bf16_tiles(void **state)
 {
     (void)state;
     check_tiles("tests/data/gpu/mma_bf16.bin.zst", BF16);
+}
+
+/* wgmma: f16/bf16 follow the mma.sync contract; E4M3 has its own. */
+static void test_wgmma_tiles(void **state)
+{
+    (void)state;
+    check_tiles("tests/data/gpu/wgmma_f16.bin.zst", F16);
+    check_tiles("tests/data/gpu/wgmma_bf16.bin.zst", BF16);
+    check_tiles("tests/data/gpu/wgmma_e4m3.bin.zst", WG_E4M3);
 }
 
 static void test_mma_e4m3_tiles(void **state)
@@ -113,6 +124,11 @@ static void test_mma_landmarks(void **state)
     uint8_t e1[32];
     memset(e1, 0x38, sizeof e1);
     assert_true(qlm_gpu_mma_e4m3_dot32(e1, e1, 0x1p24f) == 0x1p24f + 32);
+    /* wgmma E4M3: unit 2^(E - 13), so next to C = 2^24 the ones vanish... */
+    assert_true(qlm_gpu_wgmma_e4m3_dot32(e1, e1, 0x1p24f) == 0x1p24f);
+    /* ...and a 14-bit significand: C = 1 + 2^-13 + 2^-14 loses its last bit */
+    uint8_t z32[32] = {0};
+    assert_true(qlm_gpu_wgmma_e4m3_dot32(z32, z32, 1 + 0x1p-13f + 0x1p-14f) == 1 + 0x1p-13f);
     /* a NaN code anywhere gives the canonical NaN, even against a zero */
     uint8_t a[32] = {0x7F}, z[32] = {0};
     assert_int_equal(qlm_f32_bits(qlm_gpu_mma_e4m3_dot32(a, z, 1.0f)), 0x7FFFFFFFu);
@@ -125,6 +141,7 @@ int main(void)
         cmocka_unit_test(test_mma_f16_tiles),
         cmocka_unit_test(test_mma_bf16_tiles),
         cmocka_unit_test(test_mma_e4m3_tiles),
+        cmocka_unit_test(test_wgmma_tiles),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
