@@ -12,7 +12,10 @@
  *   - --keep PATTERN=TYPE rules (first match wins; PATTERN is a glob on the
  *     qlm tensor name) override the target type;
  *   - a source already in Q8_0/Q4_0 whose target is the same type is copied
- *     block for block (lossless); to another type it is dequantized exactly first.
+ *     block for block (lossless); to another type it is dequantized exactly first;
+ *   - Q4 targets use q4_method's scale rule (quant.h), except tensors listed
+ *     in `pre` (blocks a calibrated quantizer such as GPTQ made), which are
+ *     written as given.
  */
 #ifndef QLM_CONVERT_H
 #define QLM_CONVERT_H
@@ -23,6 +26,7 @@
 
 #include "formats/common/err.h"
 #include "formats/qlm/qlmfile.h"
+#include "formats/quant/quant.h"
 
 /* Source element types the emitter accepts. */
 typedef enum { SRC_F32, SRC_F16, SRC_BF16, SRC_Q8_0, SRC_Q4_0 } qlm_src_type;
@@ -32,6 +36,13 @@ typedef struct {
     qlm_dtype type;
 } qlm_keep_rule;
 
+/* Ready-made blocks for one tensor (its whole Q4 data, nbytes exact). */
+typedef struct {
+    const char *name;
+    const void *data;
+    size_t nbytes;
+} qlm_prequant;
+
 typedef struct {
     const char *src;            /* HF folder, .gguf, or llama2.c .bin */
     const char *out;            /* output .qlm path */
@@ -39,6 +50,9 @@ typedef struct {
     qlm_dtype type;             /* default target for 2-D weights */
     const qlm_keep_rule *keep;  /* --keep rules */
     size_t n_keep;
+    qlm_q4_method q4_method;    /* scale rule of Q4 targets */
+    const qlm_prequant *pre;    /* tensors stored from these blocks when their target is Q4 */
+    size_t n_pre;
     int threads;                /* 0: default */
     /* Called after each tensor: source bytes done/total, tensors done/total
      * and the tensor's name (the CLI draws a bar); NULL: none. */

@@ -243,7 +243,7 @@ static qlm_status convert_rows(const qlm_emitter *e, const entry *en, const void
             if (!tmp)
                 continue;
             qlm_src_to_f32(en->src, (const char *)src + r * in_row, tmp, inner);
-            if (qlm_f32_to_target(en->dtype, tmp, (char *)out + r * out_row, inner, ts) != QLM_OK) {
+            if (qlm_f32_to_target(en->dtype, e->o->q4_method, tmp, (char *)out + r * out_row, inner, ts) != QLM_OK) {
 #pragma omp critical(qlm_emit_bad)
                 bad = r < bad ? r : bad;
             }
@@ -258,7 +258,7 @@ static qlm_status convert_rows(const qlm_emitter *e, const entry *en, const void
     if (!tmp)
         return qlm_fail(QLM_E_NOMEM, "tensor '%s': out of memory", en->name);
     qlm_src_to_f32(en->src, (const char *)src + bad * in_row, tmp, inner);
-    rc = qlm_f32_to_target(en->dtype, tmp, (char *)out + bad * out_row, inner, ts);
+    rc = qlm_f32_to_target(en->dtype, e->o->q4_method, tmp, (char *)out + bad * out_row, inner, ts);
     free(tmp);
     return qlm_fail_context(rc, "tensor '%s' row %zu", en->name, bad);
 }
@@ -268,6 +268,17 @@ static void progress(const qlm_emitter *e, const entry *en)
     if (!e->o->progress)
         return;
     e->o->progress(e->o->progress_user, e->src_done, e->src_total, e->next, e->n, en->name);
+}
+
+/* The ready-made blocks for a Q4 tensor, if the options carry them. */
+static const qlm_prequant *find_pre(const qlm_convert_opts *o, const entry *en)
+{
+    if (en->dtype != QLM_DT_Q4)
+        return NULL;
+    for (size_t i = 0; i < o->n_pre; i++)
+        if (strcmp(o->pre[i].name, en->name) == 0)
+            return &o->pre[i];
+    return NULL;
 }
 
 qlm_status qlm_emit_data(qlm_emitter *e, const char *name, const void *src_data, size_t src_nbytes)
@@ -280,7 +291,13 @@ qlm_status qlm_emit_data(qlm_emitter *e, const char *name, const void *src_data,
         return qlm_fail(QLM_E_SIZE, "tensor '%s': %zu source bytes, expected %llu", name, src_nbytes,
                         (unsigned long long)en->src_bytes);
     qlm_status rc;
-    if (qlm_emit_is_copy(en->src, en->dtype)) {
+    const qlm_prequant *pre = find_pre(e->o, en);
+    if (pre && pre->nbytes != en->out_bytes) {
+        return qlm_fail(QLM_E_SIZE, "tensor '%s': %zu calibrated bytes, expected %llu", name, pre->nbytes,
+                        (unsigned long long)en->out_bytes);
+    } else if (pre) {
+        rc = qlm_writer_write_tensor(e->w, en->idx, pre->data, pre->nbytes);
+    } else if (qlm_emit_is_copy(en->src, en->dtype)) {
         rc = qlm_writer_write_tensor(e->w, en->idx, src_data, src_nbytes);
     } else {
         void *out = malloc(en->out_bytes ? (size_t)en->out_bytes : 1);

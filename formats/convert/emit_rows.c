@@ -80,7 +80,7 @@ static qlm_status to_f16(const float *x, uint16_t *out, size_t n)
     return QLM_OK;
 }
 
-qlm_status qlm_f32_to_target(qlm_dtype t, const float *x, void *out, size_t n, float ts)
+qlm_status qlm_f32_to_target(qlm_dtype t, qlm_q4_method m, const float *x, void *out, size_t n, float ts)
 {
     if (qlm_dtype_is_gpu(t))
         return qlm_gpu_quantize_row(t, x, n, ts, out);
@@ -94,7 +94,7 @@ qlm_status qlm_f32_to_target(qlm_dtype t, const float *x, void *out, size_t n, f
         return QLM_OK;
     }
     case QLM_DT_Q8: return qlm_quantize_q8(x, out, n);
-    case QLM_DT_Q4: return qlm_quantize_q4(x, out, n);
+    case QLM_DT_Q4: return qlm_quantize_q4_method(x, out, n, m);
     default: return qlm_fail(QLM_E_DTYPE, "cannot convert to dtype %u", (unsigned)t);
     }
 }

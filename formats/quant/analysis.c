@@ -6,32 +6,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "formats/gpu/gpucvt.h"
 #include "formats/qlm/dtype.h"
 #include "formats/quant/quant.h"
 
-/* Round |x| to a float format with `mbits` mantissa bits whose smallest normal
- * exponent is emin (subnormals below it share its quantum), ties to even,
- * then saturate to fmax. Scaling by a power of two is exact, so rintf on
- * x/quantum is the whole rounding. */
-static float fp8_round(float x, int mbits, int emin, float fmax)
-{
-    if (isnan(x))
-        return x;
-    if (x == 0.0f || isinf(x))
-        return isinf(x) ? copysignf(fmax, x) : x;
-    int e;
-    frexpf(x, &e); /* |x| in [2^(e-1), 2^e) */
-    e -= 1;
-    if (e < emin)
-        e = emin;
-    float r = ldexpf(rintf(ldexpf(x, mbits - e)), e - mbits);
-    if (fabsf(r) > fmax)
-        r = copysignf(fmax, x);
-    return r;
-}
-
-float qe_fp8_e4m3(float x) { return fp8_round(x, 3, -6, 448.0f); }
-float qe_fp8_e5m2(float x) { return fp8_round(x, 2, -14, 57344.0f); }
+/* The GPU's own conversions (formats/gpu/gpucvt.h), saturating, so the
+ * analysis rounds exactly as an FP8 kernel on the GPU would. */
+float qe_fp8_e4m3(float x) { return qlm_gpu_e4m3_to_f32(qlm_gpu_f32_to_e4m3(x, true)); }
+float qe_fp8_e5m2(float x) { return qlm_gpu_e5m2_to_f32(qlm_gpu_f32_to_e5m2(x, true)); }
 
 static const char *const KIND_NAMES[] = {"int8", "fp8e4m3", "fp8e5m2", "int4", "q8", "q4"};
 

@@ -39,7 +39,8 @@ typedef struct {
     uint64_t n;
 } qe_stats;
 
-/* f32 -> nearest FP8 value (ties to even) -> f32, saturating to +-max; NaN stays NaN. */
+/* f32 -> nearest FP8 value (ties to even) -> f32, saturating to +-max; NaN
+ * stays NaN. These are formats/gpu's CUDA-exact conversions (satfinite). */
 float qe_fp8_e4m3(float x);
 float qe_fp8_e5m2(float x);
 

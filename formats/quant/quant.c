@@ -101,47 +101,113 @@ qlm_status qlm_quantize_q8(const float *x, qlm_block_q8 *out, size_t n)
  * sign of d follows -m. Elements on the other side reach only +7: those with
  * x/d > 7.5 are clamped to 7 (error up to |m| - 7|d| <= |d|). A symmetric
  * -7..7 code would waste a level; this choice gains one level of resolution
- * for every other element. */
-static void quantize_q4_block(const float *x, float m, qlm_block_q4 *out, uint16_t hmag)
+ * for every other element. Returns the signed fp16 scale (magnitude >= 0x7C00
+ * when amax/8 is beyond fp16). */
+static uint16_t rtn_scale(const float *x, float amax)
 {
-    uint16_t h = (uint16_t)(hmag | (m > 0 ? 0x8000u : 0u));
+    float m = 0.0f;
+    for (int i = 0; i < QLM_BLOCK; i++) {
+        if (fabsf(x[i]) == amax) {
+            m = x[i];
+            break;
+        }
+    }
+    return (uint16_t)(f16_round_up(amax / 8.0f) | (m > 0 ? 0x8000u : 0u));
+}
+
+/* The code of v under scale d != 0: rne(v/d) clamped to -8..7. */
+static inline float code_f(float v, float d)
+{
+    float q = rne_small(v / d);
+    q = q < -8.0f ? -8.0f : q;
+    return q > 7.0f ? 7.0f : q;
+}
+
+int qlm_q4_code(float v, float d) { return (int)code_f(v, d); }
+
+/* Squared error of the block under scale d (codes as qlm_q4_code gives). */
+static double block_sse(const float *x, float d)
+{
+    double e = 0.0;
+    for (int i = 0; i < QLM_BLOCK; i++) {
+        double diff = (double)x[i] - (double)(d * code_f(x[i], d));
+        e += diff * diff;
+    }
+    return e;
+}
+
+/* rtn-mse search (quant.h): RTN's scale, then the two candidate ladders. */
+static uint16_t mse_scale(const float *x, float amax)
+{
+    uint16_t best = rtn_scale(x, amax);
+    if ((best & 0x7FFFu) >= 0x7C00u || amax == 0.0f)
+        return best;
+    double best_e = block_sse(x, qlm_f16_to_f32(best));
+    for (int side = 0; side < 2; side++) {
+        float base = amax / (side ? 7.0f : 8.0f);
+        uint16_t sign = (uint16_t)((best & 0x8000u) ^ (side ? 0x8000u : 0u));
+        for (int i = 0; i < 32; i++) {
+            uint16_t mag = f16_round_up(base * (1.0f - (float)i / 64.0f));
+            if (mag == 0 || mag >= 0x7C00u)
+                continue;
+            uint16_t h = (uint16_t)(mag | sign);
+            double e = block_sse(x, qlm_f16_to_f32(h));
+            if (e < best_e) {
+                best_e = e;
+                best = h;
+            }
+        }
+    }
+    return best;
+}
+
+uint16_t qlm_q4_scale(const float *x, qlm_q4_method m)
+{
+    float amax = qlm_bits_f32(block_amax_bits(x));
+    return m == QLM_Q4_RTN_MSE ? mse_scale(x, amax) : rtn_scale(x, amax);
+}
+
+void qlm_q4_pack(const int8_t *codes, uint16_t d, qlm_block_q4 *out)
+{
+    out->d = d;
+    for (int i = 0; i < QLM_BLOCK / 2; i++)
+        out->qs[i] = (uint8_t)((codes[i] + 8) | ((codes[i + QLM_BLOCK / 2] + 8) << 4));
+}
+
+/* Codes of a block from its stored scale h; d == 0 only for an all-zero
+ * block, whose codes are all 0 (stored as 8). */
+static void quantize_q4_block(const float *x, uint16_t h, qlm_block_q4 *out)
+{
     float d = qlm_f16_to_f32(h);
     out->d = h;
-    if (d == 0) { /* only an all-zero block: every code is 0, stored as 8 */
+    if (d == 0) {
         memset(out->qs, 0x88, sizeof out->qs);
         return;
     }
-    int32_t c[QLM_BLOCK];
-    for (int i = 0; i < QLM_BLOCK; i++) {
-        float q = rne_small(x[i] / d);
-        q = q < -8.0f ? -8.0f : q;
-        q = q > 7.0f ? 7.0f : q;
-        c[i] = (int32_t)q + 8;
-    }
+    int32_t c[QLM_BLOCK]; /* via int32: the conversion then vectorizes */
+    for (int i = 0; i < QLM_BLOCK; i++)
+        c[i] = (int32_t)code_f(x[i], d) + 8;
     for (int i = 0; i < QLM_BLOCK / 2; i++)
         out->qs[i] = (uint8_t)(c[i] | (c[i + QLM_BLOCK / 2] << 4));
 }
 
-qlm_status qlm_quantize_q4(const float *x, qlm_block_q4 *out, size_t n)
+qlm_status qlm_quantize_q4_method(const float *x, qlm_block_q4 *out, size_t n, qlm_q4_method m)
 {
     for (size_t b = 0; b < n / QLM_BLOCK; b++, x += QLM_BLOCK) {
         uint32_t abits = block_amax_bits(x);
         if (abits >= 0x7F800000u)
             return bad_value(x, b, first_nonfinite(x));
-        float amax = qlm_bits_f32(abits);
-        float m = 0.0f;
-        for (int i = 0; i < QLM_BLOCK; i++) {
-            if (fabsf(x[i]) == amax) {
-                m = x[i];
-                break;
-            }
-        }
-        uint16_t hmag = f16_round_up(amax / 8.0f);
-        if (hmag >= 0x7C00)
-            return out_of_range(b, amax, "Q4");
-        quantize_q4_block(x, m, &out[b], hmag);
+        uint16_t h = qlm_q4_scale(x, m);
+        if ((h & 0x7FFFu) >= 0x7C00u)
+            return out_of_range(b, qlm_bits_f32(abits), "Q4");
+        quantize_q4_block(x, h, &out[b]);
     }
     return QLM_OK;
+}
+
+qlm_status qlm_quantize_q4(const float *x, qlm_block_q4 *out, size_t n)
+{
+    return qlm_quantize_q4_method(x, out, n, QLM_Q4_RTN);
 }
 
 void qlm_dequantize_q8(const qlm_block_q8 *b, float *out, size_t n)

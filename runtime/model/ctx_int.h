@@ -8,6 +8,11 @@
 #define QLM_MAX_THREADS 256
 #define ATT_ROWS 16 /* query rows per attention unit (forward.c) */
 
+/* Calibration tap (runtime/quant/calib.c): sees the input rows of every
+ * matmul group of a layer as the forward pass computes them. */
+enum { QLM_TAP_QKV, QLM_TAP_WO, QLM_TAP_GATE_UP, QLM_TAP_DOWN, QLM_TAP_COUNT };
+typedef void (*qlm_tap_fn)(void *ud, int64_t layer, int point, const float *x, int64_t nt, int64_t cols);
+
 struct qlm_ctx {
     const qlm_model *m;
     const qlm_kernels *k;
@@ -26,6 +31,15 @@ struct qlm_ctx {
     qlm_gpu_scratch *gs;        /* GPU-contract operands; NULL when no weight runs one */
     qlm_dump_fn dump;           /* qlm_ctx_set_dump */
     void *dump_user;
+    qlm_tap_fn tap;             /* NULL except while calibrating */
+    void *tap_ud;
 };
+
+/* Run layers [l0, l1) on nt rows x[nt][dim] (nt <= n_batch) as positions
+ * 0..nt-1 of an empty cache, result into y[nt][dim]. For calibration, which
+ * keeps every sequence's residual stream between layers (forward.c). */
+void qlm_ctx_run_layers(qlm_ctx *c, const float *x, int64_t nt, int64_t l0, int64_t l1, float *y);
+/* Embedding rows of nt tokens into y[nt][dim] (forward.c). */
+void qlm_ctx_embed(const qlm_ctx *c, const int32_t *tok, int64_t nt, float *y);
 
 #endif

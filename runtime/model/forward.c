@@ -260,6 +260,12 @@ static void attention(const qlm_ctx *c, int64_t l, int64_t nt, int64_t pos0)
                     c->scores + (int64_t)omp_get_thread_num() * ATT_ROWS * c->n_ctx);
 }
 
+static void tap(const qlm_ctx *c, int64_t l, int point, const float *x, int64_t nt, int64_t cols)
+{
+    if (c->tap)
+        c->tap(c->tap_ud, l, point, x, nt, cols);
+}
+
 static void layer(qlm_ctx *c, int64_t l, int64_t nt, int64_t pos0)
 {
     const qlm_hparams *hp = &c->m->hp;
@@ -270,6 +276,7 @@ static void layer(qlm_ctx *c, int64_t l, int64_t nt, int64_t pos0)
 
     /* attention block: q to scratch, k and v straight into the cache */
     rmsnorm_rows(c, c->xb, c->x, L->attn_norm, nt, D);
+    tap(c, l, QLM_TAP_QKV, c->xb, nt, D);
     prepare_input(c, c->xb, nt, D, &L->wq, &L->wk, &L->wv);
     mm_job qkv[] = {{&L->wq, c->q, qd, NULL}, {&L->wk, kc, kvd, NULL}, {&L->wv, vc, kvd, NULL}};
     matmuls(c, qkv, 3, c->xb, nt);
@@ -281,16 +288,19 @@ static void layer(qlm_ctx *c, int64_t l, int64_t nt, int64_t pos0)
     heads_norm_rope(c, c->q, nt, hp->n_heads, qd, L->q_norm);
     heads_norm_rope(c, kc, nt, hp->n_kv_heads, kvd, L->k_norm);
     attention(c, l, nt, pos0);
+    tap(c, l, QLM_TAP_WO, c->att, nt, qd);
     prepare_input(c, c->att, nt, qd, &L->wo, NULL, NULL);
     matmul(c, &L->wo, c->att, nt, c->xb2, D, NULL);
     add_rows(c, c->x, c->xb2, nt, D, D);
 
     /* SiLU-gated MLP */
     rmsnorm_rows(c, c->xb, c->x, L->ffn_norm, nt, D);
+    tap(c, l, QLM_TAP_GATE_UP, c->xb, nt, D);
     prepare_input(c, c->xb, nt, D, &L->gate, &L->up, NULL);
     mm_job gate_up[] = {{&L->gate, c->hb, F, NULL}, {&L->up, c->hb2, F, NULL}};
     matmuls(c, gate_up, 2, c->xb, nt);
     c->k->silu_mul(c->hb, c->hb2, nt * F);
+    tap(c, l, QLM_TAP_DOWN, c->hb, nt, F);
     prepare_input(c, c->hb, nt, F, &L->down, NULL, NULL);
     matmul(c, &L->down, c->hb, nt, c->xb2, D, NULL);
     add_rows(c, c->x, c->xb2, nt, D, D);
@@ -320,6 +330,24 @@ static void forward_chunk(qlm_ctx *c, const int32_t *tok, int64_t nt, float *log
     rmsnorm_rows(c, c->xb, x, m->output_norm, n_out, D);
     prepare_input(c, c->xb, n_out, D, &m->output, NULL, NULL);
     matmul(c, &m->output, c->xb, n_out, logits, m->hp.n_vocab, "output");
+}
+
+void qlm_ctx_embed(const qlm_ctx *c, const int32_t *tok, int64_t nt, float *y)
+{
+    for (int64_t t = 0; t < nt; t++)
+        embed(&c->m->embd, tok[t], y + t * c->m->hp.dim);
+}
+
+void qlm_ctx_run_layers(qlm_ctx *c, const float *x, int64_t nt, int64_t l0, int64_t l1, float *y)
+{
+    int64_t D = c->m->hp.dim, half = c->m->hp.head_dim / 2;
+    memcpy(c->x, x, (size_t)(nt * D) * sizeof *x);
+    for (int64_t t = 0; t < nt; t++)
+        qlm_rope_row(c->m->inv_freq, half, t, c->rc + t * half, c->rs + t * half);
+    c->pos = 0;
+    for (int64_t l = l0; l < l1; l++)
+        layer(c, l, nt, 0);
+    memcpy(y, c->x, (size_t)(nt * D) * sizeof *y);
 }
 
 qlm_status qlm_ctx_eval(qlm_ctx *c, const int32_t *tokens, int64_t n, float *logits, bool all_logits)
