@@ -105,3 +105,15 @@ bool qlm_emit_is_copy(qlm_src_type s, qlm_dtype t)
            (s == SRC_BF16 && t == QLM_DT_BF16) || (s == SRC_Q8_0 && t == QLM_DT_Q8) ||
            (s == SRC_Q4_0 && t == QLM_DT_Q4);
 }
+
+bool qlm_src_type_of(uint32_t dtype, qlm_src_type *out)
+{
+    switch (dtype) {
+    case QLM_DT_F32: *out = SRC_F32; return true;
+    case QLM_DT_F16: *out = SRC_F16; return true;
+    case QLM_DT_BF16: *out = SRC_BF16; return true;
+    case QLM_DT_Q8: *out = SRC_Q8_0; return true;
+    case QLM_DT_Q4: *out = SRC_Q4_0; return true;
+    default: return false;
+    }
+}

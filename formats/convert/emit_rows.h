@@ -18,6 +18,9 @@ void qlm_src_to_f32(qlm_src_type t, const void *src, float *dst, size_t n);
  * target cannot hold (NaN/Inf when quantizing, f16 overflow); the message
  * names the element index within these n. */
 qlm_status qlm_f32_to_target(qlm_dtype t, qlm_q4_method m, const float *x, void *out, size_t n, float ts);
+/* The source type that reads a stored weight dtype (f32/f16/bf16/q8/q4);
+ * false for other dtypes. */
+bool qlm_src_type_of(uint32_t dtype, qlm_src_type *out);
 /* True when the source bytes are already the target's bytes (lossless copy). */
 bool qlm_emit_is_copy(qlm_src_type s, qlm_dtype t);
 

@@ -122,6 +122,8 @@ qlm_status qlm_writer_add_tensor(qlm_writer *w, const char *name, qlm_dtype dtyp
 qlm_status qlm_writer_write_tensor(qlm_writer *w, size_t idx, const void *data, size_t nbytes);
 qlm_status qlm_writer_finish(qlm_writer *w); /* frees w */
 void qlm_writer_abort(qlm_writer *w);          /* frees w, removes the temp file */
+/* Every metadata entry of f into w (integer scalars as i64/u64, f32 as f64). */
+qlm_status qlm_writer_copy_meta(qlm_writer *w, const qlm_file *f);
 
 /* Bytes a tensor of this dtype and shape occupies; QLM_E_OVERFLOW / QLM_E_SIZE
  * (innermost dim not a multiple of the block) / QLM_E_DTYPE. */

@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "formats/common/err.h"
+#include "formats/qlm/qlmfile.h"
 
 typedef enum { QE_INT8, QE_FP8_E4M3, QE_FP8_E5M2, QE_INT4, QE_Q8, QE_Q4 } qe_kind;
 
@@ -73,5 +74,12 @@ qlm_status qe_matmul_error(qe_scheme s, int quant_x, int64_t M, int64_t K, int64
 /* The same on given X[M][K], W[N][K] (dot products in f32, sums in double). */
 qlm_status qe_matmul_error_xw(qe_scheme s, int quant_x, const float *x, const float *w, int64_t M, int64_t K,
                               int64_t N, double *rel_err);
+
+/* Rewrite the .qlm `src` to `out` with every 2-D weight fake-quantized by s
+ * and stored as `store` (F32 or BF16; BF16 rounds the dequantized values once
+ * more); other tensors and all metadata are copied. Q8/Q4 schemes leave a
+ * tensor whose rows are not a multiple of 32 as it is (a note unless quiet).
+ * The result runs through the normal forward pass (perplexity, kld). */
+qlm_status qe_write_fake(const char *src, const char *out, qe_scheme s, qlm_dtype store, bool quiet);
 
 #endif

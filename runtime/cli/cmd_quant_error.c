@@ -17,6 +17,7 @@
 static void usage(FILE *f)
 {
     fprintf(f, "usage: qlm quant-error SRC.qlm [--json] [--schemes LIST]\n"
+               "       qlm quant-error SRC.qlm --fake SCHEME -o OUT.qlm [--store f32|bf16]\n"
                "       qlm quant-error --matmul M,K,N [--quant-x] [--seed S] [--schemes LIST]\n\n"
                "Fake-quantize (quantize, dequantize) every 2-D tensor of SRC under each scheme\n"
                "and report, per tensor and in total: RMSE, relative Frobenius error\n"
@@ -29,7 +30,11 @@ static void usage(FILE *f)
                "  --matmul M,K,N  instead of a file: relative Frobenius error of X.W^T,\n"
                "                  X[M][K], W[N][K] standard normal, W fake-quantized\n"
                "  --quant-x       also fake-quantize X (same scheme, per X's rows)\n"
-               "  --seed S        random seed for --matmul (default 1)\n");
+               "  --seed S        random seed for --matmul (default 1)\n"
+               "  --fake SCHEME   instead of a report: write OUT.qlm, a copy of SRC whose 2-D\n"
+               "                  weights are SCHEME-quantized then dequantized, stored as\n"
+               "                  --store (default f32), so `qlm perplexity` / `qlm kld` measure\n"
+               "                  any scheme's effect with the normal forward pass\n");
 }
 
 typedef struct {
@@ -65,19 +70,6 @@ static int parse_shape(const char *arg, int64_t d[3])
     return 1;
 }
 
-/* Exact f32 copy of a tensor's data; false for dtypes that are not weights. */
-static int src_type_of(uint32_t dt, qlm_src_type *out)
-{
-    switch (dt) {
-    case QLM_DT_F32: *out = SRC_F32; return 1;
-    case QLM_DT_F16: *out = SRC_F16; return 1;
-    case QLM_DT_BF16: *out = SRC_BF16; return 1;
-    case QLM_DT_Q8: *out = SRC_Q8_0; return 1;
-    case QLM_DT_Q4: *out = SRC_Q4_0; return 1;
-    default: return 0;
-    }
-}
-
 static void print_stats(int json, const char *name, const char *scheme, const qe_stats *st, int first)
 {
     double snr = qe_snr_db(st);
@@ -104,7 +96,7 @@ static qlm_status run_scheme(const qlm_file *f, qe_scheme s, int json, int first
     for (size_t i = 0; i < qlm_file_n_tensors(f); i++) {
         const qlm_tensor *t = qlm_file_tensor(f, i);
         qlm_src_type src;
-        if (t->rank != 2 || !src_type_of(t->dtype, &src))
+        if (t->rank != 2 || !qlm_src_type_of(t->dtype, &src))
             continue;
         if ((s.kind == QE_Q8 || s.kind == QE_Q4) && t->dims[1] % 32)
             continue; /* not representable; the total's n counts only reported tensors */
@@ -193,7 +185,8 @@ static int run_matmul(const int64_t d[3], const scheme_list *l, int quant_x, uin
 
 int cmd_quant_error(int argc, char **argv)
 {
-    const char *src = NULL;
+    const char *src = NULL, *fake = NULL, *out = NULL;
+    qlm_dtype store = QLM_DT_F32;
     int json = 0, quant_x = 0, matmul = 0;
     int64_t shape[3], seed = 1;
     scheme_list l;
@@ -211,6 +204,18 @@ int cmd_quant_error(int argc, char **argv)
         } else if (strcmp(a, "--schemes") == 0) {
             if (i + 1 >= argc || !parse_schemes(argv[++i], &l))
                 return cli_usage_error("quant-error", "--schemes needs a comma list of schemes (see --help)");
+        } else if (strcmp(a, "--fake") == 0) {
+            if (i + 1 >= argc || !parse_schemes(argv[i + 1], &l) || l.n != 1)
+                return cli_usage_error("quant-error", "--fake needs one scheme (see --help)");
+            fake = argv[++i];
+        } else if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) {
+            if (i + 1 >= argc)
+                return cli_usage_error("quant-error", "-o needs a path");
+            out = argv[++i];
+        } else if (strcmp(a, "--store") == 0) {
+            if (i + 1 >= argc || !qlm_dtype_parse(argv[++i], &store) ||
+                (store != QLM_DT_F32 && store != QLM_DT_BF16))
+                return cli_usage_error("quant-error", "--store needs f32 or bf16");
         } else if (strcmp(a, "--matmul") == 0) {
             if (i + 1 >= argc || !parse_shape(argv[++i], shape))
                 return cli_usage_error("quant-error", "--matmul needs M,K,N, each in 1..65536");
@@ -230,5 +235,13 @@ int cmd_quant_error(int argc, char **argv)
         return cli_usage_error("quant-error", "need exactly one of SRC.qlm or --matmul M,K,N");
     if (quant_x && !matmul)
         return cli_usage_error("quant-error", "--quant-x applies to --matmul only");
+    if (!fake != !out)
+        return cli_usage_error("quant-error", "--fake SCHEME and -o OUT.qlm go together");
+    if (fake && (matmul || json))
+        return cli_usage_error("quant-error", "--fake writes a model; it does not combine with --matmul or --json");
+    if (fake) {
+        qlm_status st = qe_write_fake(src, out, l.s[0], store, false);
+        return st ? cli_error(st) : 0;
+    }
     return matmul ? run_matmul(shape, &l, quant_x, (uint64_t)seed, json) : run_file(src, &l, json);
 }
