@@ -80,7 +80,8 @@ static qlm_status load_calibration(calib *cal, const qlm_tokenizer *tok)
     int64_t text_per_seq = bos >= 0 ? len - 1 : len;
     if (len < 2 || (int64_t)n < text_per_seq) {
         free(ids);
-        return qlm_fail(QLM_E_VALUE, "--calib %s: %zu tokens; calibration needs at least one sequence of %lld",
+        return qlm_fail(QLM_E_VALUE,
+                        "--calib %s: %zu tokens; calibration needs at least one sequence of %lld (see --calib-ctx)",
                         cal->g->calib, n, (long long)text_per_seq);
     }
     cal->seq_len = len;
@@ -171,6 +172,8 @@ static bool wants_q4(const calib *cal, const char *name, const qlm_mat *w)
 /* GPTQ of one weight against cal->h; the blocks replace it in the model. */
 static qlm_status quantize_mat(calib *cal, const char *name, qlm_mat *w)
 {
+    if (w->dtype != QLM_DT_F32)
+        return qlm_fail(QLM_E_DTYPE, "gptq: %s is not f32 in the temporary model", name);
     size_t nb = (size_t)(w->rows * w->cols / QLM_BLOCK);
     qlm_block_q4 *q = malloc(nb * sizeof *q), *r = malloc(nb * sizeof *r);
     char *nm = strdup(name);
