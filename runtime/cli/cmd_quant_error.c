@@ -185,7 +185,9 @@ static int run_matmul(const int64_t d[3], const scheme_list *l, int quant_x, uin
 
 int cmd_quant_error(int argc, char **argv)
 {
-    const char *src = NULL, *fake = NULL, *out = NULL;
+    const char *src = NULL, *out = NULL;
+    bool fake = false;
+    qe_scheme fake_s;
     qlm_dtype store = QLM_DT_F32;
     int json = 0, quant_x = 0, matmul = 0;
     int64_t shape[3], seed = 1;
@@ -205,9 +207,9 @@ int cmd_quant_error(int argc, char **argv)
             if (i + 1 >= argc || !parse_schemes(argv[++i], &l))
                 return cli_usage_error("quant-error", "--schemes needs a comma list of schemes (see --help)");
         } else if (strcmp(a, "--fake") == 0) {
-            if (i + 1 >= argc || !parse_schemes(argv[i + 1], &l) || l.n != 1)
+            if (i + 1 >= argc || !qe_scheme_parse(argv[++i], &fake_s))
                 return cli_usage_error("quant-error", "--fake needs one scheme (see --help)");
-            fake = argv[++i];
+            fake = true;
         } else if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) {
             if (i + 1 >= argc)
                 return cli_usage_error("quant-error", "-o needs a path");
@@ -235,12 +237,12 @@ int cmd_quant_error(int argc, char **argv)
         return cli_usage_error("quant-error", "need exactly one of SRC.qlm or --matmul M,K,N");
     if (quant_x && !matmul)
         return cli_usage_error("quant-error", "--quant-x applies to --matmul only");
-    if (!fake != !out)
+    if (fake != !!out)
         return cli_usage_error("quant-error", "--fake SCHEME and -o OUT.qlm go together");
     if (fake && (matmul || json))
         return cli_usage_error("quant-error", "--fake writes a model; it does not combine with --matmul or --json");
     if (fake) {
-        qlm_status st = qe_write_fake(src, out, l.s[0], store, false);
+        qlm_status st = qe_write_fake(src, out, fake_s, store, false);
         return st ? cli_error(st) : 0;
     }
     return matmul ? run_matmul(shape, &l, quant_x, (uint64_t)seed, json) : run_file(src, &l, json);
