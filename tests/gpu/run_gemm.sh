@@ -4,7 +4,7 @@
 # Here: for p in w4a16 fp8 nvfp4 mxfp4 w4a16z fp8g128; do
 #           zstd -19 -f OUT/gemm_$p.f32 -o tests/data/gpu/gemm_$p.f32.zst; done
 # (w4a16z / fp8g128: the contract variants of docs/GPU-NUMERICS.md section 5,
-# written by the --ext run; not yet in tests/data/gpu.)
+# written by the --ext run.)
 set -e
 sh "$(dirname "$0")/build.sh" /tmp/qlm-gpu
 nvidia-smi -L

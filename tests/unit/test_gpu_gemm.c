@@ -1,7 +1,10 @@
 /* SIMT GPU GEMM contracts (simd/gpu/gemm.h) against the outputs of the CUDA
  * reference kernels (tests/gpu/gemm_ref.cu) measured on an NVIDIA H200:
  * GC_CASES seeded cases per path (tests/common/gpu_cases.c), compared bitwise.
- * The stored outputs are tests/data/gpu/gemm_<path>.f32.zst. */
+ * The stored outputs are tests/data/gpu/gemm_<path>.f32.zst; w4a16z and
+ * fp8g128 are the same cases through the contract variants (`gemm_ref --ext`:
+ * W4A16 with per-group zero points, FP8 with one weight scale per 128). */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,11 +25,37 @@ static void emulate(const gc_case *c, float *out)
     }
 }
 
-/* The GPU outputs of one path, decompressed; *n floats. */
-static float *load_gpu(gc_path p, size_t *n)
+/* The --ext variants, one output element at a time through the runtime's
+ * per-element functions. */
+static void emulate_ext(const gc_case *c, float *out)
+{
+    int groups = (c->K + 127) / 128;
+    uint8_t *z = malloc((size_t)c->N * groups), *qa = malloc((size_t)c->K);
+    float *sg = malloc((size_t)c->N * groups * sizeof *sg);
+    assert_true(z && qa && sg);
+    if (c->path == GC_W4A16)
+        gc_w4_zeros(c, z);
+    else
+        gc_fp8_group_scales(c, sg);
+    for (int m = 0; m < c->M; m++) {
+        float sa = c->path == GC_FP8 ? qlm_gpu_fp8_quant_row(c->K, c->a32 + (size_t)m * c->K, qa) : 0;
+        for (int n = 0; n < c->N; n++) {
+            size_t kn = (size_t)n * c->K, gn = (size_t)n * groups;
+            out[(size_t)m * c->N + n] =
+                c->path == GC_W4A16
+                    ? qlm_gpu_dot_w4a16(c->K, c->a16 + (size_t)m * c->K, c->wq + kn, c->s16 + gn, z + gn)
+                    : qlm_gpu_dot_fp8_g128(c->K, qa, sa, c->wq + kn, sg + gn);
+        }
+    }
+    free(z), free(qa), free(sg);
+}
+
+/* The GPU outputs of one path (ext: its --ext variant), decompressed; *n floats. */
+static float *load_gpu(gc_path p, bool ext, size_t *n)
 {
     char rel[128];
-    snprintf(rel, sizeof rel, "tests/data/gpu/gemm_%s.f32.zst", gc_path_names[p]);
+    snprintf(rel, sizeof rel, "tests/data/gpu/gemm_%s%s.f32.zst", gc_path_names[p],
+             !ext ? "" : p == GC_W4A16 ? "z" : "g128");
     size_t zlen;
     char *z = tu_read(tu_source(rel), &zlen);
     unsigned long long size = ZSTD_getFrameContentSize(z, zlen);
@@ -43,10 +72,10 @@ static float *load_gpu(gc_path p, size_t *n)
     return v;
 }
 
-static void check_path(gc_path p)
+static void check_path(gc_path p, bool ext)
 {
     size_t n, pos = 0, bad = 0, total = 0;
-    float *gpu = load_gpu(p, &n);
+    float *gpu = load_gpu(p, ext, &n);
     for (uint32_t i = 0; i < GC_CASES; i++) {
         gc_case c;
         assert_int_equal(gc_make(p, i, &c), 0);
@@ -55,7 +84,7 @@ static void check_path(gc_path p)
             fail_msg("%s: GPU outputs end at case %u", gc_path_names[p], i);
         float *out = malloc(mn * sizeof *out);
         assert_non_null(out);
-        emulate(&c, out);
+        (ext ? emulate_ext : emulate)(&c, out);
         for (size_t j = 0; j < mn; j++)
             if (qlm_f32_bits(out[j]) != qlm_f32_bits(gpu[pos + j]) && bad++ < 5)
                 printf("%s case %u (M=%d N=%d K=%d style %d) out[%zu]: cpu 0x%08x gpu 0x%08x\n",
@@ -67,15 +96,18 @@ static void check_path(gc_path p)
         gc_free(&c);
     }
     free(gpu);
-    printf("%s: %d cases, %zu outputs, %zu mismatches\n", gc_path_names[p], GC_CASES, total, bad);
+    printf("%s%s: %d cases, %zu outputs, %zu mismatches\n", gc_path_names[p], ext ? " (ext)" : "", GC_CASES,
+           total, bad);
     assert_int_equal(pos, n);
     assert_int_equal(bad, 0);
 }
 
-static void test_w4a16(void **state) { (void)state; check_path(GC_W4A16); }
-static void test_fp8(void **state) { (void)state; check_path(GC_FP8); }
-static void test_nvfp4(void **state) { (void)state; check_path(GC_NVFP4); }
-static void test_mxfp4(void **state) { (void)state; check_path(GC_MXFP4); }
+static void test_w4a16(void **state) { (void)state; check_path(GC_W4A16, false); }
+static void test_fp8(void **state) { (void)state; check_path(GC_FP8, false); }
+static void test_nvfp4(void **state) { (void)state; check_path(GC_NVFP4, false); }
+static void test_mxfp4(void **state) { (void)state; check_path(GC_MXFP4, false); }
+static void test_w4a16_zero_points(void **state) { (void)state; check_path(GC_W4A16, true); }
+static void test_fp8_g128(void **state) { (void)state; check_path(GC_FP8, true); }
 
 int main(void)
 {
@@ -84,6 +116,8 @@ int main(void)
         cmocka_unit_test(test_fp8),
         cmocka_unit_test(test_nvfp4),
         cmocka_unit_test(test_mxfp4),
+        cmocka_unit_test(test_w4a16_zero_points),
+        cmocka_unit_test(test_fp8_g128),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
