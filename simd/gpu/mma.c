@@ -37,14 +37,24 @@ static half_parts split16(uint16_t h, int frac)
     return p;
 }
 
-/* |x| * 2^(from - to), truncated toward zero (to >= from - 63 is not needed:
- * callers guarantee the left shifts stay below 2^40). */
+/* x * 2^(from - to), truncated toward zero. Left shifts stay small (a term
+ * is aligned at most 11 bits below its own unit), so every term fits easily. */
 static int64_t align_rz(uint64_t x, int from, int to)
 {
     int sh = to - from;
     if (sh <= 0)
         return (int64_t)(x << -sh);
     return sh >= 64 ? 0 : (int64_t)(x >> sh);
+}
+
+/* Keep the `bits` most significant bits of |s| (toward zero). */
+static int64_t keep_bits(int64_t s, int bits)
+{
+    uint64_t m = s < 0 ? -(uint64_t)s : (uint64_t)s;
+    int h = 63 - __builtin_clzll(m | 1);
+    if (h >= bits)
+        m &= ~((UINT64_C(1) << (h - bits + 1)) - 1);
+    return s < 0 ? -(int64_t)m : (int64_t)m;
 }
 
 /* RZ to f32 of an integer times 2^q: the double is exact (|s| < 2^40), then a
@@ -58,38 +68,60 @@ static float to_f32_rz(int64_t s, int q)
     return f == 0.0f ? 0.0f : f; /* a sum that truncates to zero is +0 */
 }
 
+/* One exact product: value (-1)^neg * sig * 2^unit, nominal exponent exp. */
+typedef struct {
+    int neg, exp, unit;
+    uint64_t sig;
+} product;
+
+static product multiply(half_parts a, half_parts b, int frac)
+{
+    product p = {a.neg ^ b.neg, a.exp + b.exp, a.exp + b.exp - 2 * frac, (uint64_t)a.sig * b.sig};
+    return p;
+}
+
+/* The fused step every instruction here is built from: acc (an f32, may be
+ * 0) plus n products; every term is truncated toward zero to a multiple of
+ * 2^max(E - F, qmin), E the largest nominal exponent (acc's real one), the
+ * exact sum is cut toward zero to a `bits`-bit significand and then to f32.
+ * Everything zero gives +0. */
+static float fused_step(float acc, const product *p, int n, int F, int qmin, int bits)
+{
+    int emax = INT32_MIN, ae = 0;
+    for (int i = 0; i < n; i++)
+        if (p[i].sig && p[i].exp > emax)
+            emax = p[i].exp;
+    double am = frexp((double)acc, &ae); /* acc = am * 2^ae, 0.5 <= |am| < 1 */
+    if (acc != 0.0f && ae - 1 > emax)
+        emax = ae - 1;
+    if (emax == INT32_MIN)
+        return 0.0f;
+    int q = emax - F > qmin ? emax - F : qmin;
+    int64_t sum = 0;
+    for (int i = 0; i < n; i++) {
+        int64_t t = p[i].sig ? align_rz(p[i].sig, p[i].unit, q) : 0;
+        sum += p[i].neg ? -t : t;
+    }
+    if (acc != 0.0f) {
+        int64_t t = align_rz((uint64_t)ldexp(fabs(am), 24), ae - 24, q);
+        sum += acc < 0 ? -t : t;
+    }
+    return sum == 0 ? 0.0f : to_f32_rz(keep_bits(sum, bits), q);
+}
+
+/* f16/bf16: 25 bits below E, never finer than 2^-158 (seen only with bf16,
+ * whose products reach 2^-266); all-zero terms add as IEEE zeros. */
 static float dot16(const uint16_t *a, const uint16_t *b, float c, int frac)
 {
-    half_parts pa[16], pb[16];
-    int emax = INT32_MIN, all_neg_zero = signbit(c) != 0;
+    product p[16];
+    bool all_neg_zero = signbit(c) != 0 && c == 0.0f;
     for (int k = 0; k < 16; k++) {
-        pa[k] = split16(a[k], frac);
-        pb[k] = split16(b[k], frac);
-        if (pa[k].sig && pb[k].sig && pa[k].exp + pb[k].exp > emax)
-            emax = pa[k].exp + pb[k].exp;
-        all_neg_zero &= (pa[k].neg ^ pb[k].neg) || (pa[k].sig && pb[k].sig);
+        p[k] = multiply(split16(a[k], frac), split16(b[k], frac), frac);
+        all_neg_zero &= p[k].sig == 0 && p[k].neg;
     }
-    int ce;
-    double cm = frexp((double)c, &ce); /* c = cm * 2^ce, 0.5 <= |cm| < 1 */
-    if (c != 0.0f && ce - 1 > emax)
-        emax = ce - 1;
-    if (emax == INT32_MIN) /* C and every product are zeros */
-        return all_neg_zero ? -0.0f : 0.0f;
-    /* the unit every term is truncated to; it never goes below 2^-158 (seen
-     * only with bf16, whose products reach 2^-266) */
-    int q = emax - 25 > -158 ? emax - 25 : -158;
-    int64_t sum = 0;
-    for (int k = 0; k < 16; k++) {
-        if (!pa[k].sig || !pb[k].sig)
-            continue;
-        int64_t t = align_rz((uint64_t)pa[k].sig * pb[k].sig, pa[k].exp + pb[k].exp - 2 * frac, q);
-        sum += (pa[k].neg ^ pb[k].neg) ? -t : t;
-    }
-    if (c != 0.0f) {
-        int64_t t = align_rz((uint64_t)ldexp(fabs(cm), 24), ce - 24, q);
-        sum += c < 0 ? -t : t;
-    }
-    return sum == 0 ? 0.0f : to_f32_rz(sum, q);
+    if (all_neg_zero)
+        return -0.0f;
+    return fused_step(c, p, 16, 25, -158, 24);
 }
 
 float qlm_gpu_mma_f16_dot16(const uint16_t *a, const uint16_t *b, float c)
@@ -128,48 +160,13 @@ static half_parts split_e4m3(uint8_t c)
     return p;
 }
 
-/* Keep the `bits` most significant bits of |s| (toward zero). */
-static int64_t keep_bits(int64_t s, int bits)
-{
-    uint64_t m = s < 0 ? -(uint64_t)s : (uint64_t)s;
-    int h = 63 - __builtin_clzll(m | 1);
-    if (h >= bits)
-        m &= ~((UINT64_C(1) << (h - bits + 1)) - 1);
-    return s < 0 ? -(int64_t)m : (int64_t)m;
-}
-
-/* One fused step of the E4M3 pipelines: acc (an f32, may be 0) plus the
- * products a[k]*b[k] for the k in ks, every term first truncated toward zero
- * to a multiple of 2^(E - F), E the largest nominal exponent; the exact sum is
- * cut to a `bits`-bit significand and then to f32, both toward zero. */
+/* One E4M3 step over acc and the products a[k]*b[k] for the k in ks. */
 static float e4m3_step(float acc, const uint8_t *a, const uint8_t *b, const int *ks, int n, int F, int bits)
 {
-    half_parts pa[32], pb[32];
-    int emax = INT32_MIN, ae = 0;
-    for (int i = 0; i < n; i++) {
-        pa[i] = split_e4m3(a[ks[i]]);
-        pb[i] = split_e4m3(b[ks[i]]);
-        if (pa[i].sig && pb[i].sig && pa[i].exp + pb[i].exp > emax)
-            emax = pa[i].exp + pb[i].exp;
-    }
-    double am = frexp((double)acc, &ae);
-    if (acc != 0.0f && ae - 1 > emax)
-        emax = ae - 1;
-    if (emax == INT32_MIN)
-        return 0.0f;
-    int q = emax - F;
-    int64_t sum = 0;
-    for (int i = 0; i < n; i++) {
-        if (!pa[i].sig || !pb[i].sig)
-            continue;
-        int64_t t = align_rz((uint64_t)pa[i].sig * pb[i].sig, pa[i].exp + pb[i].exp - 6, q);
-        sum += (pa[i].neg ^ pb[i].neg) ? -t : t;
-    }
-    if (acc != 0.0f) {
-        int64_t t = align_rz((uint64_t)ldexp(fabs(am), 24), ae - 24, q);
-        sum += acc < 0 ? -t : t;
-    }
-    return sum == 0 ? 0.0f : to_f32_rz(keep_bits(sum, bits), q);
+    product p[32];
+    for (int i = 0; i < n; i++)
+        p[i] = multiply(split_e4m3(a[ks[i]]), split_e4m3(b[ks[i]]), 3);
+    return fused_step(acc, p, n, F, INT32_MIN, bits);
 }
 
 static bool has_e4m3_nan(const uint8_t *a, const uint8_t *b)
