@@ -1,6 +1,7 @@
 #include "tests/common/testutil.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,6 +105,17 @@ char *tu_read(const char *path, size_t *len)
     if (len)
         *len = (size_t)n;
     return buf;
+}
+
+int tu_qlm(char **output, const char *fmt, ...)
+{
+    char args[3000], cmd[4200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    snprintf(cmd, sizeof cmd, "'%s' %s", tu_qlm_bin(), args);
+    return tu_run(cmd, output);
 }
 
 int tu_run(const char *cmd, char **output)

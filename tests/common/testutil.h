@@ -32,6 +32,8 @@ const char *tu_qlm_bin(void);
 char *tu_read(const char *path, size_t *len);
 /* Run a shell command, capture stdout+stderr into a malloc'd string; returns exit code. */
 int tu_run(const char *cmd, char **output);
+/* tu_run of the qlm binary with printf-formatted arguments (shell words). */
+int tu_qlm(char **output, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* assert_int_equal for qlm_status with the error message on failure. */
 #define assert_ok(expr)                                                                        \

@@ -7,22 +7,10 @@
 #include "formats/qlm/qlmfile.h"
 #include "tests/common/testutil.h"
 
-static int run(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int run(char **out, const char *fmt, ...)
-{
-    char args[3000], cmd[4200];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    snprintf(cmd, sizeof cmd, "'%s' %s", tu_qlm_bin(), args);
-    return tu_run(cmd, out);
-}
-
 static void expect(int want_rc, const char *want_text, const char *args)
 {
     char *out = NULL;
-    int rc = run(&out, "%s", args);
+    int rc = tu_qlm(&out, "%s", args);
     if (rc != want_rc || (want_text && !strstr(out, want_text)))
         fail_msg("qlm %s: exit %d (want %d), output: %s", args, rc, want_rc, out);
     free(out);
@@ -79,7 +67,7 @@ static void test_end_to_end(void **state)
              tu_shared("models/tokenizers/smollm2-135m-instruct"), dir);
     expect(0, NULL, args);
     /* ffn 172 is not a multiple of 32: ffn_down falls back to f16 with a note */
-    assert_int_equal(run(&o, "convert '%s' -o '%s' --type q4 --keep 'blk.1.*=bf16' --threads 2", dir, out), 0);
+    assert_int_equal(tu_qlm(&o, "convert '%s' -o '%s' --type q4 --keep 'blk.1.*=bf16' --threads 2", dir, out), 0);
     assert_non_null(strstr(o, "note: blk.0.ffn_down.weight"));
     assert_non_null(strstr(o, "bits/weight"));
     free(o);

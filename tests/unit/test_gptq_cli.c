@@ -9,7 +9,6 @@
  *    the others and the metadata are unchanged;
  *  - usage errors exit 2, failures exit 1 with a message.
  * Calibration text: what the f32 model samples itself (fixed seeds). */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,22 +19,10 @@
 
 static char g_f32[1024], g_calib[1024];
 
-static int run(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int run(char **out, const char *fmt, ...)
-{
-    char args[3000], cmd[4200];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    snprintf(cmd, sizeof cmd, "'%s' %s", tu_qlm_bin(), args);
-    return tu_run(cmd, out);
-}
-
 static void ok(const char *fmt, const char *a, const char *b)
 {
     char *out = NULL;
-    int rc = run(&out, fmt, a, b);
+    int rc = tu_qlm(&out, fmt, a, b);
     if (rc != 0)
         fail_msg("exit %d: %s", rc, out);
     free(out);
@@ -45,7 +32,7 @@ static void ok(const char *fmt, const char *a, const char *b)
 static void convert(const char *out, const char *extra)
 {
     char *o = NULL;
-    int rc = run(&o, "convert '%s' --tokenizer '%s' -o '%s' --quiet %s",
+    int rc = tu_qlm(&o, "convert '%s' --tokenizer '%s' -o '%s' --quiet %s",
                  tu_shared("models/stories260K/stories260K.bin"), tu_shared("models/stories260K/tok512.bin"), out,
                  extra);
     if (rc != 0)
@@ -63,7 +50,7 @@ static int setup(void **state)
     assert_non_null(f);
     for (int seed = 1; seed <= 8; seed++) {
         char *o = NULL;
-        int rc = run(&o, "run -m '%s' -n 96 --seed %d --temp 1 --top-k 0 --top-p 1 --min-p 0 -t 1 2>/dev/null",
+        int rc = tu_qlm(&o, "run -m '%s' -n 96 --seed %d --temp 1 --top-k 0 --top-p 1 --min-p 0 -t 1 2>/dev/null",
                      g_f32, seed);
         assert_int_equal(rc, 0);
         fprintf(f, "%s\n", o);
@@ -214,7 +201,7 @@ static void test_fake(void **state)
 static void expect(int want_rc, const char *want_text, const char *fmt, const char *arg)
 {
     char *out = NULL;
-    int rc = run(&out, fmt, arg, arg);
+    int rc = tu_qlm(&out, fmt, arg, arg);
     if (rc != want_rc || !strstr(out, want_text))
         fail_msg("%s: exit %d (want %d), output: %s", fmt, rc, want_rc, out);
     free(out);

@@ -8,7 +8,6 @@
  * depend on the thread count or on batching; a path a weight cannot run is a
  * named error. */
 #include <math.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -281,18 +280,6 @@ static void test_paths(void **state)
 
 /* ---- qlm ref / qlm ref-compare ---- */
 
-static int qlm_cmd(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int qlm_cmd(char **out, const char *fmt, ...)
-{
-    char args[3000], cmd[4200];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    snprintf(cmd, sizeof cmd, "'%s' %s", tu_qlm_bin(), args);
-    return tu_run(cmd, out);
-}
-
 static void expect_cmd(int rc, const char *text, char *out)
 {
     (void)rc;
@@ -311,15 +298,15 @@ static void test_ref_cli(void **state)
     snprintf(b, sizeof b, "%s", tu_tmp("b.qref.zst"));
     snprintf(c, sizeof c, "%s", tu_tmp("c.qref.zst"));
     const char *m = model_path("fp8");
-    assert_int_equal(qlm_cmd(&out, "ref -m '%s' -p 'Hi there' --path fp8-w8a8 -t 1 -o '%s'", m, a), 0);
+    assert_int_equal(tu_qlm(&out, "ref -m '%s' -p 'Hi there' --path fp8-w8a8 -t 1 -o '%s'", m, a), 0);
     free(out);
-    assert_int_equal(qlm_cmd(&out, "ref -m '%s' -p 'Hi there' -t 2 -o '%s'", m, b), 0);
+    assert_int_equal(tu_qlm(&out, "ref -m '%s' -p 'Hi there' -t 2 -o '%s'", m, b), 0);
     free(out);
-    assert_int_equal(qlm_cmd(&out, "ref-compare '%s' '%s'", a, b), 0);
+    assert_int_equal(tu_qlm(&out, "ref-compare '%s' '%s'", a, b), 0);
     expect_cmd(0, "0 differ, 0 unmatched", out);
-    assert_int_equal(qlm_cmd(&out, "ref -m '%s' -p 'Hi there' --path bf16 -o '%s'", m, c), 0);
+    assert_int_equal(tu_qlm(&out, "ref -m '%s' -p 'Hi there' --path bf16 -o '%s'", m, c), 0);
     free(out);
-    assert_int_equal(qlm_cmd(&out, "ref-compare '%s' '%s'", a, c), 1);
+    assert_int_equal(tu_qlm(&out, "ref-compare '%s' '%s'", a, c), 1);
     expect_cmd(1, "first mismatching tensor: blk.0.attn_q.y", out);
 
     /* the container: metadata, one E4M3 operand with its scales, logits = output.y */
@@ -364,13 +351,13 @@ static void test_ref_cli(void **state)
     qlm_model_close(mm);
     qlm_qref_free(&r);
 
-    assert_int_equal(qlm_cmd(&out, "ref -m '%s' -p x --path nvfp4 -o '%s'", m, c), 1);
+    assert_int_equal(tu_qlm(&out, "ref -m '%s' -p x --path nvfp4 -o '%s'", m, c), 1);
     expect_cmd(1, "cannot run the nvfp4 path", out);
-    assert_int_equal(qlm_cmd(&out, "ref -m '%s' -p x --path nope -o '%s'", m, c), 2);
+    assert_int_equal(tu_qlm(&out, "ref -m '%s' -p x --path nope -o '%s'", m, c), 2);
     expect_cmd(2, "--path", out);
-    assert_int_equal(qlm_cmd(&out, "ref-compare '%s'", a), 2);
+    assert_int_equal(tu_qlm(&out, "ref-compare '%s'", a), 2);
     free(out);
-    assert_int_equal(qlm_cmd(&out, "ref-compare '%s' '%s'", a, m), 1); /* not zstd */
+    assert_int_equal(tu_qlm(&out, "ref-compare '%s' '%s'", a, m), 1); /* not zstd */
     expect_cmd(1, "qlm: ", out);
 }
 

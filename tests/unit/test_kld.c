@@ -3,24 +3,12 @@
  *  - PPL(Q) and PPL(base) equal `qlm perplexity` of each model (same chunking);
  *  - KL >= 0 (Gibbs) and mean/median/p99/max ordered as statistics must be;
  *  - bad flags exit 2, a missing model exits 1 with "qlm: ". */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "formats/common/json.h"
 #include "tests/common/testutil.h"
-
-static int qlm(char **out, const char *fmt, ...)
-{
-    char args[2048], cmd[2600];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    snprintf(cmd, sizeof cmd, "'%s' %s", tu_qlm_bin(), args);
-    return tu_run(cmd, out);
-}
 
 static char g_base[512], g_quant[512], g_text[512];
 
@@ -32,10 +20,10 @@ static int setup(void **state)
     snprintf(g_base, sizeof g_base, "%s", tu_tmp("kld-f32.qlm"));
     snprintf(g_quant, sizeof g_quant, "%s", tu_tmp("kld-q4.qlm"));
     snprintf(g_text, sizeof g_text, "%s", tu_tmp("kld.txt"));
-    if (qlm(&out, "convert '%s' -o '%s' --type f32", gguf, g_base) != 0)
+    if (tu_qlm(&out, "convert '%s' -o '%s' --type f32", gguf, g_base) != 0)
         return fprintf(stderr, "%s", out), free(out), -1;
     free(out);
-    if (qlm(&out, "convert '%s' -o '%s' --type q4", gguf, g_quant) != 0)
+    if (tu_qlm(&out, "convert '%s' -o '%s' --type q4", gguf, g_quant) != 0)
         return fprintf(stderr, "%s", out), free(out), -1;
     free(out);
     char cmd[1200];
@@ -50,7 +38,7 @@ static json_doc *run_json(const char *fmt, const char *a, const char *b)
 {
     char *out, args[1600];
     snprintf(args, sizeof args, fmt, a, b, g_text);
-    int rc = qlm(&out, "%s 2>/dev/null", args);
+    int rc = tu_qlm(&out, "%s 2>/dev/null", args);
     assert_int_equal(rc, 0);
     json_doc *doc;
     assert_ok(json_parse(out, strlen(out), &doc));
@@ -97,17 +85,17 @@ static void test_errors(void **state)
 {
     (void)state;
     char *out;
-    assert_int_equal(qlm(&out, "kld -m a.qlm -f t.txt"), 2); /* no --base */
+    assert_int_equal(tu_qlm(&out, "kld -m a.qlm -f t.txt"), 2); /* no --base */
     free(out);
-    assert_int_equal(qlm(&out, "kld -m a.qlm --base b.qlm -f t.txt --ctx 2"), 2);
+    assert_int_equal(tu_qlm(&out, "kld -m a.qlm --base b.qlm -f t.txt --ctx 2"), 2);
     free(out);
-    assert_int_equal(qlm(&out, "kld --bogus"), 2);
+    assert_int_equal(tu_qlm(&out, "kld --bogus"), 2);
     free(out);
-    assert_int_equal(qlm(&out, "kld -m '%s' --base '%s' -f '%s'", g_quant, tu_tmp("missing.qlm"), g_text), 1);
+    assert_int_equal(tu_qlm(&out, "kld -m '%s' --base '%s' -f '%s'", g_quant, tu_tmp("missing.qlm"), g_text), 1);
     assert_non_null(strstr(out, "qlm: "));
     free(out);
     /* 20 kB of text is far too short for 2 x 65536 tokens (or the context is refused) */
-    assert_int_equal(qlm(&out, "kld -m '%s' --base '%s' -f '%s' --ctx 65536", g_quant, g_base, g_text), 1);
+    assert_int_equal(tu_qlm(&out, "kld -m '%s' --base '%s' -f '%s' --ctx 65536", g_quant, g_base, g_text), 1);
     assert_non_null(strstr(out, "qlm: "));
     free(out);
 }

@@ -5,7 +5,6 @@
  *  - matmul error: X.W^T and Xq.Wq^T in double;
  *  - the CLI's JSON totals on stories260K against the same double code. */
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -226,28 +225,17 @@ static void test_matmul_error(void **state)
         }
 }
 
-static int qlm(char **out, const char *fmt, ...)
-{
-    char args[2048], cmd[2600];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    snprintf(cmd, sizeof cmd, "'%s' %s", tu_qlm_bin(), args);
-    return tu_run(cmd, out);
-}
-
 /* The CLI totals for stories260K, pooled over every 2-D tensor, in double. */
 static void test_cli_stories(void **state)
 {
     (void)state;
     const char *model = tu_tmp("qe-stories.qlm");
     char *out;
-    int rc = qlm(&out, "convert '%s' -o '%s' --type f32",
+    int rc = tu_qlm(&out, "convert '%s' -o '%s' --type f32",
                  tu_shared("models/stories260K/stories260K-f32.gguf"), model);
     assert_int_equal(rc, 0);
     free(out);
-    rc = qlm(&out, "quant-error '%s' --json --schemes int8-row,fp8e4m3-tensor,int4-g128 2>/dev/null", model);
+    rc = tu_qlm(&out, "quant-error '%s' --json --schemes int8-row,fp8e4m3-tensor,int4-g128 2>/dev/null", model);
     assert_int_equal(rc, 0);
     json_doc *doc;
     assert_ok(json_parse(out, strlen(out), &doc));
@@ -284,16 +272,16 @@ static void test_cli_errors(void **state)
 {
     (void)state;
     char *out;
-    assert_int_equal(qlm(&out, "quant-error --bogus"), 2);
+    assert_int_equal(tu_qlm(&out, "quant-error --bogus"), 2);
     free(out);
-    assert_int_equal(qlm(&out, "quant-error x.qlm --schemes int9-row"), 2);
+    assert_int_equal(tu_qlm(&out, "quant-error x.qlm --schemes int9-row"), 2);
     free(out);
-    assert_int_equal(qlm(&out, "quant-error --matmul 4,0,4"), 2);
+    assert_int_equal(tu_qlm(&out, "quant-error --matmul 4,0,4"), 2);
     free(out);
-    assert_int_equal(qlm(&out, "quant-error '%s'", tu_tmp("no-such.qlm")), 1);
+    assert_int_equal(tu_qlm(&out, "quant-error '%s'", tu_tmp("no-such.qlm")), 1);
     assert_non_null(strstr(out, "qlm: "));
     free(out);
-    assert_int_equal(qlm(&out, "quant-error --matmul 8,64,8 --quant-x --schemes int8-row"), 0);
+    assert_int_equal(tu_qlm(&out, "quant-error --matmul 8,64,8 --quant-x --schemes int8-row"), 0);
     assert_non_null(strstr(out, "int8-row"));
     free(out);
 }
