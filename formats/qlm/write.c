@@ -10,6 +10,7 @@
 
 #include "formats/common/hash.h"
 #include "formats/common/utf8.h"
+#include "formats/qlm/bytebuf.h"
 #include "formats/qlm/internal.h"
 #include "formats/qlm/layout.h"
 #include "formats/qlm/outfile.h"
@@ -22,57 +23,31 @@ typedef struct {
     bool written;
 } wtensor;
 
-typedef struct {
-    uint8_t *p;
-    size_t len, cap;
-} buf;
-
 struct qlm_writer {
     qlm_outfile out;
-    buf meta;
+    qlm_bytebuf meta;
     uint64_t n_meta;
     char **keys;
     wtensor *t;
     size_t n_t, cap_t;
     bool frozen;
-    buf head; /* header + metadata + directory once frozen */
+    qlm_bytebuf head; /* header + metadata + directory once frozen */
     uint64_t data_off, file_size;
 };
 
-static qlm_status buf_put(buf *b, const void *p, size_t n)
+static qlm_status buf_put(qlm_bytebuf *b, const void *p, size_t n)
 {
-    if (n == 0) /* p may be NULL (an empty array or section) */
-        return QLM_OK;
-    if (n > b->cap - b->len) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap - b->len < n) {
-            if (cap > SIZE_MAX / 2)
-                return qlm_fail(QLM_E_NOMEM, "writer: buffer too large");
-            cap *= 2;
-        }
-        uint8_t *q = realloc(b->p, cap);
-        if (!q)
-            return qlm_fail(QLM_E_NOMEM, "writer: out of memory");
-        b->p = q;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, p, n);
-    b->len += n;
-    return QLM_OK;
+    return qlm_bytebuf_put(b, p, n, "writer");
 }
 
-static qlm_status put32(buf *b, uint32_t v)
+static qlm_status put32(qlm_bytebuf *b, uint32_t v)
 {
-    uint8_t x[4];
-    qlm_wr32(x, v);
-    return buf_put(b, x, 4);
+    return qlm_bytebuf_put_u32(b, v, "writer");
 }
 
-static qlm_status put64(buf *b, uint64_t v)
+static qlm_status put64(qlm_bytebuf *b, uint64_t v)
 {
-    uint8_t x[8];
-    qlm_wr64(x, v);
-    return buf_put(b, x, 8);
+    return qlm_bytebuf_put_u64(b, v, "writer");
 }
 
 static qlm_status check_name(const char *what, const char *s)
@@ -291,7 +266,7 @@ void qlm_layout_seal(uint8_t *img, size_t size)
 /* Header + metadata + directory, sealed. */
 static qlm_status build_head(qlm_writer *w)
 {
-    buf *b = &w->head;
+    qlm_bytebuf *b = &w->head;
     uint8_t h[QLM_HEADER_SIZE] = {0};
     qlm_status st = buf_put(b, h, sizeof h);
     if (st || (st = buf_put(b, w->meta.p, w->meta.len)))
@@ -339,8 +314,8 @@ static void writer_free(qlm_writer *w)
         free(w->keys[i]);
     free(w->keys);
     free(w->t);
-    free(w->meta.p);
-    free(w->head.p);
+    qlm_bytebuf_free(&w->meta);
+    qlm_bytebuf_free(&w->head);
     free(w);
 }
 

@@ -1,5 +1,6 @@
 /* .qref.zst writer and reader (layout in qref.h). */
 #include "formats/qref/qref.h"
+#include "formats/qlm/bytebuf.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -11,8 +12,7 @@
 #include "formats/qlm/outfile.h"
 
 struct qlm_qref_writer {
-    uint8_t *buf;
-    size_t len, cap;
+    qlm_bytebuf b;
     qlm_status err; /* first failure of qlm_qref_add */
 };
 
@@ -39,21 +39,9 @@ const char *qlm_qref_dtype_name(uint32_t dtype)
 
 static qlm_status put(qlm_qref_writer *w, const void *p, size_t n)
 {
-    if (n > QLM_QREF_MAX_BYTES - w->len)
+    if (n > QLM_QREF_MAX_BYTES - w->b.len)
         return qlm_fail(QLM_E_LIMIT, "reference dump exceeds %llu bytes", (unsigned long long)QLM_QREF_MAX_BYTES);
-    if (w->len + n > w->cap) {
-        size_t cap = w->cap ? w->cap : 1 << 16;
-        while (cap < w->len + n)
-            cap *= 2;
-        uint8_t *nb = realloc(w->buf, cap);
-        if (!nb)
-            return qlm_fail(QLM_E_NOMEM, "out of memory for the reference dump (%zu bytes)", cap);
-        w->buf = nb;
-        w->cap = cap;
-    }
-    memcpy(w->buf + w->len, p, n);
-    w->len += n;
-    return QLM_OK;
+    return qlm_bytebuf_put(&w->b, p, n, "reference dump");
 }
 
 static qlm_status put_u32(qlm_qref_writer *w, uint32_t v)
@@ -113,20 +101,20 @@ void qlm_qref_writer_free(qlm_qref_writer *w)
 {
     if (!w)
         return;
-    free(w->buf);
+    qlm_bytebuf_free(&w->b);
     free(w);
 }
 
 qlm_status qlm_qref_finish(qlm_qref_writer *w, const char *path)
 {
     qlm_status st = w->err;
-    size_t bound = ZSTD_compressBound(w->len);
+    size_t bound = ZSTD_compressBound(w->b.len);
     void *z = st ? NULL : malloc(bound);
     if (!st && !z)
         st = qlm_fail(QLM_E_NOMEM, "out of memory compressing the reference dump");
     size_t zn = 0;
     if (!st) {
-        zn = ZSTD_compress(z, bound, w->buf, w->len, 3); /* one frame; records the content size */
+        zn = ZSTD_compress(z, bound, w->b.p, w->b.len, 3); /* one frame; records the content size */
         if (ZSTD_isError(zn))
             st = qlm_fail(QLM_E_ZSTD, "zstd: %s", ZSTD_getErrorName(zn));
     }
