@@ -105,22 +105,27 @@ static const command *find(const char *name)
     return NULL;
 }
 
-/* OpenMP threads that finish an op early spin at its barrier by default.
- * When the cores are shared (a laptop doing other work, a CI box) the thread
- * they wait for is often descheduled and the spinning costs 10-100x in wall
- * time (measured: decode 0.3 vs 43 tokens/s on a loaded 2-core machine), so
- * qlm asks for sleeping waits unless the user chose a policy. libgomp reads
- * the variable once when it loads, hence the re-exec; if that fails we run on. */
-static void prefer_passive_waits(char **argv)
+/* OpenMP threads that finish an op early wait at its barrier. libgomp's
+ * default spins 300,000 times first: on shared cores (a laptop doing other
+ * work, a CI box) the thread they wait for is often descheduled and that
+ * spinning cost 10-100x in wall time (decode 0.3 vs 43 tokens/s on a loaded
+ * 2-core machine). Sleeping at once (passive) costs 4x on an idle machine
+ * instead (SmolLM2-135M Q4, 2 threads: tg128 36 vs 148 tokens/s), because a
+ * decode step waits at ~5 barriers per layer of a few microseconds each. A
+ * short spin then sleep wins in both cases (measured on 2 cores: idle 148
+ * tokens/s; with both cores busy with other processes 67 vs 22 for passive),
+ * so qlm asks libgomp for it unless the user chose a policy. libgomp reads the
+ * variables once when it loads, hence the re-exec; if that fails we run on. */
+static void prefer_short_spin(char **argv)
 {
-    if (getenv("OMP_WAIT_POLICY") || setenv("OMP_WAIT_POLICY", "passive", 1) != 0)
+    if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT") || setenv("GOMP_SPINCOUNT", "10000", 1) != 0)
         return;
     execv("/proc/self/exe", argv);
 }
 
 int main(int argc, char **argv)
 {
-    prefer_passive_waits(argv);
+    prefer_short_spin(argv);
     qlm_map_catch_sigbus();      /* a model truncated under us: one line, exit 1 */
     qlm_outfile_catch_signals(); /* Ctrl-C during convert: no temp file left */
     if (argc < 2) {
