@@ -22,71 +22,13 @@ static void usage(FILE *f)
                "max KL, top-1 agreement, PPL of both models and their difference.\n");
 }
 
-typedef struct {
-    const char *model, *base, *file;
-    int64_t ctx, chunks, threads;
-    bool json;
-} kld_opts;
-
-static int parse_args(int argc, char **argv, kld_opts *o)
-{
-    o->ctx = 512;
-    o->chunks = -1;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (cli_is_help(a)) {
-            usage(stdout);
-            return -1;
-        }
-        if (strcmp(a, "--json") == 0) {
-            o->json = true;
-            continue;
-        }
-        const char *v;
-        int rc = cli_option_value("kld", " -m --model --base -f --file -c --ctx --chunks -t --threads ", argc, argv, &i, &v);
-        if (rc)
-            return rc;
-        if (strcmp(a, "-m") == 0 || strcmp(a, "--model") == 0)
-            o->model = v;
-        else if (strcmp(a, "--base") == 0)
-            o->base = v;
-        else if (strcmp(a, "-f") == 0 || strcmp(a, "--file") == 0)
-            o->file = v;
-        else if (strcmp(a, "-c") == 0 || strcmp(a, "--ctx") == 0) {
-            if (!cli_parse_i64(v, 4, 1 << 20, &o->ctx))
-                return cli_usage_error("kld", "--ctx: '%s' is not an integer in [4, %d]", v, 1 << 20);
-        } else if (strcmp(a, "--chunks") == 0) {
-            if (!cli_parse_i64(v, 1, INT32_MAX, &o->chunks))
-                return cli_usage_error("kld", "--chunks: '%s' is not a positive integer", v);
-        } else if (!cli_parse_i64(v, 1, 256, &o->threads)) {
-            return cli_usage_error("kld", "--threads: '%s' is not an integer in [1, 256]", v);
-        }
-    }
-    if (!o->model || !o->base || !o->file)
-        return cli_usage_error("kld", "-m QUANT, --base BASE and -f TEXT are required");
-    return 0;
-}
-
-/* Max logit and log of the softmax denominator. */
-static void log_norm(const float *lg, int64_t V, float *mx, double *logz)
-{
-    float m = lg[0];
-    for (int64_t i = 1; i < V; i++)
-        m = lg[i] > m ? lg[i] : m;
-    double sum = 0;
-    for (int64_t i = 0; i < V; i++)
-        sum += qlm_expf(lg[i] - m);
-    *mx = m;
-    *logz = qlm_log_d(sum);
-}
-
 /* KL(P || Q) = sum_i p_i (log p_i - log q_i) from logits p, q. */
 static double kl_of(const float *p, const float *q, int64_t V)
 {
     float mp, mq;
     double zp, zq, kl = 0;
-    log_norm(p, V, &mp, &zp);
-    log_norm(q, V, &mq, &zq);
+    ppl_log_norm(p, V, &mp, &zp);
+    ppl_log_norm(q, V, &mq, &zq);
     for (int64_t i = 0; i < V; i++) {
         double lp = (double)(p[i] - mp) - zp, lq = (double)(q[i] - mq) - zq;
         kl += exp(lp) * (lp - lq);
@@ -124,7 +66,7 @@ typedef struct {
 } kld_env;
 
 
-static void report(const kld_opts *o, double *kl, int64_t n, int64_t same, double nll_q, double nll_b,
+static void report(const ppl_opts *o, double *kl, int64_t n, int64_t same, double nll_q, double nll_b,
                    int64_t chunks, double secs)
 {
     double mean = 0;
@@ -149,7 +91,7 @@ static void report(const kld_opts *o, double *kl, int64_t n, int64_t same, doubl
     printf("same top-1:      %.3f %%\n", 100.0 * top1);
 }
 
-static int kld_main(const kld_opts *o)
+static int kld_main(const ppl_opts *o)
 {
     kld_env env = {0};
     int32_t *ids = NULL;
@@ -219,8 +161,8 @@ out:
 
 int cmd_kld(int argc, char **argv)
 {
-    kld_opts o = {0};
-    int r = parse_args(argc, argv, &o);
+    ppl_opts o = {0};
+    int r = ppl_parse_args("kld", true, usage, argc, argv, &o);
     if (r)
         return r < 0 ? 0 : r;
     return kld_main(&o);

@@ -21,50 +21,6 @@ static void usage(FILE *f)
 }
 
 typedef struct {
-    const char *model, *file;
-    int64_t ctx, chunks, threads;
-    bool json;
-} ppl_opts;
-
-static int parse_args(int argc, char **argv, ppl_opts *o)
-{
-    o->ctx = 512;
-    o->chunks = -1;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (cli_is_help(a)) {
-            usage(stdout);
-            return -1;
-        }
-        if (strcmp(a, "--json") == 0) {
-            o->json = true;
-            continue;
-        }
-        const char *v;
-        int rc = cli_option_value("perplexity", " -m --model -f --file -c --ctx --chunks -t --threads ", argc, argv, &i, &v);
-        if (rc)
-            return rc;
-        if (strcmp(a, "-m") == 0 || strcmp(a, "--model") == 0)
-            o->model = v;
-        else if (strcmp(a, "-f") == 0 || strcmp(a, "--file") == 0)
-            o->file = v;
-        else if (strcmp(a, "-c") == 0 || strcmp(a, "--ctx") == 0) {
-            if (!cli_parse_i64(v, 4, 1 << 20, &o->ctx))
-                return cli_usage_error("perplexity", "--ctx: '%s' is not an integer in [4, %d]", v, 1 << 20);
-        } else if (strcmp(a, "--chunks") == 0) {
-            if (!cli_parse_i64(v, 1, INT32_MAX, &o->chunks))
-                return cli_usage_error("perplexity", "--chunks: '%s' is not a positive integer", v);
-        } else if (strcmp(a, "-t") == 0 || strcmp(a, "--threads") == 0) {
-            if (!cli_parse_i64(v, 1, 256, &o->threads))
-                return cli_usage_error("perplexity", "--threads: '%s' is not an integer in [1, 256]", v);
-        }
-    }
-    if (!o->model || !o->file)
-        return cli_usage_error("perplexity", "-m MODEL and -f TEXT are required");
-    return 0;
-}
-
-typedef struct {
     double nll, nll2;
     int64_t count;
 } ppl_acc;
@@ -154,7 +110,7 @@ out:
 int cmd_perplexity(int argc, char **argv)
 {
     ppl_opts o = {0};
-    int r = parse_args(argc, argv, &o);
+    int r = ppl_parse_args("perplexity", false, usage, argc, argv, &o);
     if (r)
         return r < 0 ? 0 : r;
     return ppl_main(&o);

@@ -2,8 +2,10 @@
 #include "runtime/cli/ppl_chunk.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "formats/common/mapfile.h"
+#include "runtime/cli/cli.h"
 #include "simd/ref/qmath.h"
 
 #define MAX_TEXT_BYTES ((size_t)1 << 30)
@@ -41,13 +43,65 @@ qlm_status ppl_eval_chunk(run_env *env, const int32_t *tok, int64_t ctx, int32_t
     return st;
 }
 
-double ppl_nll_of(const float *lg, int64_t V, int32_t tok)
+void ppl_log_norm(const float *lg, int64_t V, float *mx, double *logz)
 {
-    float mx = lg[0];
+    float m = lg[0];
     for (int64_t i = 1; i < V; i++)
-        mx = lg[i] > mx ? lg[i] : mx;
+        m = lg[i] > m ? lg[i] : m;
     double sum = 0;
     for (int64_t i = 0; i < V; i++)
-        sum += qlm_expf(lg[i] - mx);
-    return -((double)(lg[tok] - mx) - qlm_log_d(sum));
+        sum += qlm_expf(lg[i] - m);
+    *mx = m;
+    *logz = qlm_log_d(sum);
+}
+
+double ppl_nll_of(const float *lg, int64_t V, int32_t tok)
+{
+    float mx;
+    double logz;
+    ppl_log_norm(lg, V, &mx, &logz);
+    return -((double)(lg[tok] - mx) - logz);
+}
+
+int ppl_parse_args(const char *cmd, bool with_base, void (*usage)(FILE *), int argc, char **argv, ppl_opts *o)
+{
+    o->ctx = 512;
+    o->chunks = -1;
+    const char *names = with_base ? " -m --model --base -f --file -c --ctx --chunks -t --threads "
+                                  : " -m --model -f --file -c --ctx --chunks -t --threads ";
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (cli_is_help(a)) {
+            usage(stdout);
+            return -1;
+        }
+        if (strcmp(a, "--json") == 0) {
+            o->json = true;
+            continue;
+        }
+        const char *v;
+        int rc = cli_option_value(cmd, names, argc, argv, &i, &v);
+        if (rc)
+            return rc;
+        if (strcmp(a, "-m") == 0 || strcmp(a, "--model") == 0)
+            o->model = v;
+        else if (strcmp(a, "--base") == 0)
+            o->base = v;
+        else if (strcmp(a, "-f") == 0 || strcmp(a, "--file") == 0)
+            o->file = v;
+        else if (strcmp(a, "-c") == 0 || strcmp(a, "--ctx") == 0) {
+            if (!cli_parse_i64(v, 4, 1 << 20, &o->ctx))
+                return cli_usage_error(cmd, "--ctx: '%s' is not an integer in [4, %d]", v, 1 << 20);
+        } else if (strcmp(a, "--chunks") == 0) {
+            if (!cli_parse_i64(v, 1, INT32_MAX, &o->chunks))
+                return cli_usage_error(cmd, "--chunks: '%s' is not a positive integer", v);
+        } else if (!cli_parse_i64(v, 1, 256, &o->threads)) { /* -t / --threads */
+            return cli_usage_error(cmd, "--threads: '%s' is not an integer in [1, 256]", v);
+        }
+    }
+    if (with_base && (!o->model || !o->base || !o->file))
+        return cli_usage_error(cmd, "-m QUANT, --base BASE and -f TEXT are required");
+    if (!o->model || !o->file)
+        return cli_usage_error(cmd, "-m MODEL and -f TEXT are required");
+    return 0;
 }

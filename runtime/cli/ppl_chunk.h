@@ -7,8 +7,10 @@
 #ifndef QLM_PPL_CHUNK_H
 #define QLM_PPL_CHUNK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "runtime/cli/run_gen.h"
 
@@ -25,7 +27,21 @@ static inline int64_t ppl_scored(int64_t ctx) { return ctx - 1 - ctx / 2; }
  * row j predicting tok[ctx/2 + j + 1]. bos < 0: keep tok[0]. */
 qlm_status ppl_eval_chunk(run_env *env, const int32_t *tok, int64_t ctx, int32_t bos, float *lg);
 
-/* -log softmax(logits)[tok], a double sum of deterministic exps. */
+/* Max logit and log of the softmax denominator (a double sum of deterministic exps). */
+void ppl_log_norm(const float *lg, int64_t V, float *mx, double *logz);
+
+/* -log softmax(logits)[tok]. */
 double ppl_nll_of(const float *lg, int64_t V, int32_t tok);
+
+/* The options of `qlm perplexity` and `qlm kld` (base: kld's reference model). */
+typedef struct {
+    const char *model, *base, *file;
+    int64_t ctx, chunks, threads;
+    bool json;
+} ppl_opts;
+
+/* Parses argv for command cmd (--base accepted and required when with_base).
+ * Returns 0, -1 after printing usage for --help, or an exit status. */
+int ppl_parse_args(const char *cmd, bool with_base, void (*usage)(FILE *), int argc, char **argv, ppl_opts *o);
 
 #endif
