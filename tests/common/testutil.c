@@ -107,6 +107,16 @@ char *tu_read(const char *path, size_t *len)
     return buf;
 }
 
+void tu_write(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        fail_msg("cannot create %s: %s", path, strerror(errno));
+    int bad = fputs(text, f) < 0;
+    if (fclose(f) != 0 || bad)
+        fail_msg("cannot write %s", path);
+}
+
 int tu_qlm(char **output, const char *fmt, ...)
 {
     char args[3000], cmd[4200];

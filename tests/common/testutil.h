@@ -30,6 +30,8 @@ const char *tu_source_dir(void);
 const char *tu_qlm_bin(void);
 /* Read a whole file (fails the test on error); caller frees. */
 char *tu_read(const char *path, size_t *len);
+/* Write text to path, replacing the file (fails the test on error). */
+void tu_write(const char *path, const char *text);
 /* Run a shell command, capture stdout+stderr into a malloc'd string; returns exit code. */
 int tu_run(const char *cmd, char **output);
 /* tu_run of the qlm binary with printf-formatted arguments (shell words). */

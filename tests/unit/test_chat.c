@@ -31,16 +31,11 @@ static int make_model(void **state)
     (void)state;
     snprintf(g_tok, sizeof g_tok, "%s", tu_shared("models/tokenizers/smollm2-135m-instruct"));
     const char *cfg = tu_tmp("tiny.json");
-    FILE *f = fopen(cfg, "w");
-    if (!f)
-        return -1;
-    fputs("{\"architectures\": [\"LlamaForCausalLM\"], \"model_type\": \"llama\", \"hidden_size\": 64,"
-          " \"intermediate_size\": 128, \"num_hidden_layers\": 2, \"num_attention_heads\": 4,"
-          " \"num_key_value_heads\": 2, \"vocab_size\": 49152, \"max_position_embeddings\": 2048,"
-          " \"rms_norm_eps\": 1e-05, \"rope_theta\": 100000, \"tie_word_embeddings\": true,"
-          " \"bos_token_id\": 1, \"eos_token_id\": 2, \"hidden_act\": \"silu\", \"torch_dtype\": \"bfloat16\"}\n",
-          f);
-    fclose(f);
+    tu_write(cfg, "{\"architectures\": [\"LlamaForCausalLM\"], \"model_type\": \"llama\", \"hidden_size\": 64,"
+             " \"intermediate_size\": 128, \"num_hidden_layers\": 2, \"num_attention_heads\": 4,"
+             " \"num_key_value_heads\": 2, \"vocab_size\": 49152, \"max_position_embeddings\": 2048,"
+             " \"rms_norm_eps\": 1e-05, \"rope_theta\": 100000, \"tie_word_embeddings\": true,"
+             " \"bos_token_id\": 1, \"eos_token_id\": 2, \"hidden_act\": \"silu\", \"torch_dtype\": \"bfloat16\"}\n");
     snprintf(g_model, sizeof g_model, "%s", tu_tmp("tiny.qlm"));
     char cmd[16384], *out = NULL;
     snprintf(cmd, sizeof cmd, "'%s' synth --config '%s' --tokenizer '%s' --seed 7 -o '%s' --threads 1 && '%s' convert '%s' -o '%s' --quiet --threads 1",
@@ -357,16 +352,22 @@ static void test_repl_smollm2_vocab(void **state)
     repl_session(g_model, g_tok, "qlm chat: tiny.qlm");
 }
 
+/* A chat whose replies never end by themselves (-n 0, greedy), at its first prompt. */
+static void spawn_endless_chat(pty_child *p)
+{
+    char *argv[] = {"qlm", "chat", "-m", g_model, "--tokenizer", g_tok, "--template", "chatml",
+                    "--temp", "0", "-n", "0", NULL};
+    spawn(p, argv);
+    expect(p, ">>> ");
+}
+
 /* Ctrl-C stops a long reply and returns to the prompt, keeping the partial
  * reply. A fresh session: the interrupt must not depend on what came before. */
 static void test_ctrl_c_mid_reply(void **state)
 {
     (void)state;
-    char *argv[] = {"qlm", "chat", "-m", g_model, "--tokenizer", g_tok, "--template", "chatml",
-                    "--temp", "0", "-n", "0", NULL};
     pty_child p;
-    spawn(&p, argv);
-    expect(&p, ">>> ");
+    spawn_endless_chat(&p);
     type_keys(&p, "Go on and on.\r");
     /* Ctrl-C only raises SIGINT once the line editor has put the terminal
      * back in cooked mode; reply text is printed after that switch. */
@@ -390,11 +391,8 @@ static void test_ctrl_c_mid_reply(void **state)
 static void test_ctrl_c_typed_ahead(void **state)
 {
     (void)state;
-    char *argv[] = {"qlm", "chat", "-m", g_model, "--tokenizer", g_tok, "--template", "chatml",
-                    "--temp", "0", "-n", "0", NULL};
     pty_child p;
-    spawn(&p, argv);
-    expect(&p, ">>> ");
+    spawn_endless_chat(&p);
     type_keys(&p, "Go on and on.\r\x03/stats\r");
     expect(&p, "[interrupted]");
     expect(&p, "0 messages"); /* keys typed after the Ctrl-C are kept, in order */

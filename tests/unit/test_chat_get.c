@@ -17,21 +17,13 @@
 
 static char g_remote[4096]; /* g_remote/fake/: the files "on the server" */
 
-static void write_text(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-}
-
 static int setup(void **state)
 {
     (void)state;
     snprintf(g_remote, sizeof g_remote, "%s", tu_tmp("remote"));
     char cfg[4096], cmd[16384], *out = NULL;
     snprintf(cfg, sizeof cfg, "%s", tu_tmp("synth-config.json"));
-    write_text(cfg, "{\"model_type\": \"llama\", \"vocab_size\": 49152, \"hidden_size\": 64, \"intermediate_size\": 128,"
+    tu_write(cfg, "{\"model_type\": \"llama\", \"vocab_size\": 49152, \"hidden_size\": 64, \"intermediate_size\": 128,"
                     " \"num_hidden_layers\": 1, \"num_attention_heads\": 4, \"num_key_value_heads\": 2,"
                     " \"max_position_embeddings\": 128, \"tie_word_embeddings\": true}");
     snprintf(cmd, sizeof cmd, "mkdir -p '%s' && '%s' synth --config '%s' --tokenizer '%s' --seed 7 -o '%s/fake'",
@@ -53,7 +45,7 @@ static const char *catalogue(const char *tag, const char *name, const char *sour
     snprintf(path, sizeof path, "%s/%s.conf", dir, name);
     snprintf(text, sizeof text, "name=Fake\nlicense=Apache-2.0\nsource=%s\nfiles=" FILES "\nquant=q8\ntemplate=chatml\n%s",
              source, extra);
-    write_text(path, text);
+    tu_write(path, text);
     return dir;
 }
 

@@ -19,14 +19,6 @@ static int get(const char *arg, const char *mirror, char **out)
     return tu_run(g_cmd, out);
 }
 
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-}
-
 static int setup(void **state)
 {
     (void)state;
@@ -36,7 +28,7 @@ static int setup(void **state)
         return -1;
     free(out);
     /* a tiny synthetic model as the "mirror" of a catalogue entry */
-    write_file(tu_tmp("tiny.json"),
+    tu_write(tu_tmp("tiny.json"),
                "{\"architectures\": [\"LlamaForCausalLM\"], \"model_type\": \"llama\", \"hidden_size\": 64,"
                " \"intermediate_size\": 128, \"num_hidden_layers\": 1, \"num_attention_heads\": 4,"
                " \"num_key_value_heads\": 2, \"vocab_size\": 49152, \"max_position_embeddings\": 256,"
@@ -45,13 +37,13 @@ static int setup(void **state)
              tu_tmp("tiny.json"), tu_shared("models/tokenizers/smollm2-135m-instruct"), tu_tmp("mirror"));
     int rc = tu_run(cmd, &out);
     free(out);
-    write_file(tu_tmp("catalog/tiny.conf"), "name=Tiny\nlicense=Apache-2.0\nsource=http://127.0.0.1:9/\n"
+    tu_write(tu_tmp("catalog/tiny.conf"), "name=Tiny\nlicense=Apache-2.0\nsource=http://127.0.0.1:9/\n"
                                             "files=config.json model.safetensors tokenizer.json extra.json?\n"
                                             "quant=q8\ntemplate=chatml\n");
-    write_file(tu_tmp("catalog/pinned.conf"), "name=Pinned\nsource=http://127.0.0.1:9/\nfiles=config.json\n"
+    tu_write(tu_tmp("catalog/pinned.conf"), "name=Pinned\nsource=http://127.0.0.1:9/\nfiles=config.json\n"
                                               "sha256.config.json=0000000000000000000000000000000000000000000000000000000000000000\n"
                                               "quant=q8\n");
-    write_file(tu_tmp("catalog/offline.conf"), "name=Offline\nsource=http://127.0.0.1:9/\nfiles=config.json\nquant=q8\n");
+    tu_write(tu_tmp("catalog/offline.conf"), "name=Offline\nsource=http://127.0.0.1:9/\nfiles=config.json\nquant=q8\n");
     return rc == 0 ? 0 : -1;
 }
 

@@ -55,13 +55,9 @@ static void test_end_to_end(void **state)
 {
     (void)state;
     const char *cfg = tu_tmp("tiny-config.json"), *dir = tu_tmp("tiny"), *out = tu_tmp("tiny.qlm");
-    FILE *f = fopen(cfg, "w");
-    assert_non_null(f);
-    fputs("{\"model_type\": \"llama\", \"vocab_size\": 49152, \"hidden_size\": 64, \"intermediate_size\": 172,"
-          " \"num_hidden_layers\": 2, \"num_attention_heads\": 4, \"num_key_value_heads\": 2,"
-          " \"max_position_embeddings\": 128, \"tie_word_embeddings\": true}",
-          f);
-    fclose(f);
+    tu_write(cfg, "{\"model_type\": \"llama\", \"vocab_size\": 49152, \"hidden_size\": 64, \"intermediate_size\": 172,"
+             " \"num_hidden_layers\": 2, \"num_attention_heads\": 4, \"num_key_value_heads\": 2,"
+             " \"max_position_embeddings\": 128, \"tie_word_embeddings\": true}");
     char args[3000], *o = NULL;
     snprintf(args, sizeof args, "synth --config '%s' --tokenizer '%s' --seed 18446744073709551615 -o '%s'", cfg,
              tu_shared("models/tokenizers/smollm2-135m-instruct"), dir);

@@ -31,14 +31,6 @@ static void test_llama3_tiny(void **state)
     remove(out);
 }
 
-static void write_text(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-}
-
 /* A tiny model of `model_type` (name: dir) through qlm synth with a plain config file. */
 static const char *synth_tiny(const char *name, const char *model_type, int vocab, const char *extra, const char *tok)
 {
@@ -50,7 +42,7 @@ static const char *synth_tiny(const char *name, const char *model_type, int voca
              " \"num_hidden_layers\": 2, \"num_attention_heads\": 4, \"num_key_value_heads\": 2,"
              " \"max_position_embeddings\": 256, \"rms_norm_eps\": 1e-06, \"tie_word_embeddings\": true%s}",
              model_type, vocab, extra);
-    write_text(cfg, text);
+    tu_write(cfg, text);
     qlm_synth_opts o = {.config = cfg, .tokenizer = tok, .seed = 7, .have_seed = true, .out_dir = dir, .threads = 1};
     assert_ok(qlm_synth(&o));
     return dir;
@@ -119,7 +111,7 @@ static void test_mismatch(void **state)
     assert_non_null(at);
     snprintf(bad, len + 64, "%.*s\"intermediate_size\": 512%s", (int)(at - orig), orig,
              at + strlen("\"intermediate_size\": 768"));
-    write_text(cfg, bad);
+    tu_write(cfg, bad);
     assert_status(convert(dir, out, QLM_DT_Q8), QLM_E_SHAPE);
     assert_non_null(strstr(qlm_errmsg(), "mlp.gate_proj"));
     FILE *fp = fopen(out, "r"); /* the failed conversion left nothing behind */
@@ -128,14 +120,14 @@ static void test_mismatch(void **state)
     assert_non_null(at);
     snprintf(bad, len + 64, "%.*s\"tie_word_embeddings\": true%s", (int)(at - orig), orig,
              at + strlen("\"tie_word_embeddings\": false"));
-    write_text(cfg, bad); /* tied: lm_head.weight is tolerated, output.weight not written */
+    tu_write(cfg, bad); /* tied: lm_head.weight is tolerated, output.weight not written */
     assert_ok(convert(dir, out, QLM_DT_Q8));
     qlm_file *f;
     assert_ok(qlm_file_open(out, &f));
     assert_null(qlm_file_find(f, "output.weight"));
     qlm_file_close(f);
     remove(out);
-    write_text(cfg, orig);
+    tu_write(cfg, orig);
     free(bad);
     free(orig);
 }

@@ -42,14 +42,9 @@ static int setup(void **state)
 {
     (void)state;
     const char *cfg = tu_tmp("cfg.json"), *dir = tu_tmp("hf");
-    FILE *f = fopen(cfg, "w");
-    if (!f)
-        return -1;
-    fputs("{\"model_type\": \"qwen2\", \"vocab_size\": 49152, \"hidden_size\": 128, \"intermediate_size\": 256,"
-          " \"num_hidden_layers\": 2, \"num_attention_heads\": 4, \"num_key_value_heads\": 2,"
-          " \"max_position_embeddings\": 64, \"tie_word_embeddings\": true}",
-          f);
-    fclose(f);
+    tu_write(cfg, "{\"model_type\": \"qwen2\", \"vocab_size\": 49152, \"hidden_size\": 128, \"intermediate_size\": 256,"
+             " \"num_hidden_layers\": 2, \"num_attention_heads\": 4, \"num_key_value_heads\": 2,"
+             " \"max_position_embeddings\": 64, \"tie_word_embeddings\": true}");
     char cmd[4096], *out = NULL;
     snprintf(cmd, sizeof cmd, "'%s' synth --config '%s' --tokenizer '%s' --seed 9 -o '%s'", tu_qlm_bin(), cfg,
              tu_shared("models/tokenizers/smollm2-135m-instruct"), dir);

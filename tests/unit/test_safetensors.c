@@ -181,14 +181,6 @@ static void test_writer_roundtrip(void **state)
     assert_true(stat(p2, &sb) != 0);
 }
 
-static void write_text(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-}
-
 static void test_sharded(void **state)
 {
     (void)state;
@@ -203,7 +195,7 @@ static void test_sharded(void **state)
     snprintf(p, sizeof p, "%s/model-00002-of-00002.safetensors", dir);
     write_file(p, t2, n2, 1, l2);
     snprintf(p, sizeof p, "%s/model.safetensors.index.json", dir);
-    write_text(p, "{\"metadata\":{},\"weight_map\":{\"a\":\"model-00001-of-00002.safetensors\","
+    tu_write(p, "{\"metadata\":{},\"weight_map\":{\"a\":\"model-00001-of-00002.safetensors\","
                   "\"c\":\"model-00002-of-00002.safetensors\",\"b\":\"model-00001-of-00002.safetensors\"}}");
     qlm_st *st;
     assert_ok(qlm_st_open_dir(dir, &st));
@@ -212,19 +204,19 @@ static void test_sharded(void **state)
     assert_int_equal(qlm_st_find(st, "b")->dims[0], 3);
     qlm_st_close(st);
 
-    write_text(p, "{\"weight_map\":{\"a\":\"model-00002-of-00002.safetensors\"}}");
+    tu_write(p, "{\"weight_map\":{\"a\":\"model-00002-of-00002.safetensors\"}}");
     assert_status(qlm_st_open_dir(dir, &st), QLM_E_MISSING); /* a is not in shard 2 */
-    write_text(p, "{\"weight_map\":{\"a\":\"../model-00001-of-00002.safetensors\"}}");
+    tu_write(p, "{\"weight_map\":{\"a\":\"../model-00001-of-00002.safetensors\"}}");
     assert_status(qlm_st_open_dir(dir, &st), QLM_E_VALUE);
-    write_text(p, "{\"weight_map\":{\"a\":\"nope.safetensors\"}}");
+    tu_write(p, "{\"weight_map\":{\"a\":\"nope.safetensors\"}}");
     assert_status(qlm_st_open_dir(dir, &st), QLM_E_IO);
-    write_text(p, "{\"weights\":{}}");
+    tu_write(p, "{\"weights\":{}}");
     assert_status(qlm_st_open_dir(dir, &st), QLM_E_MISSING);
     /* the same tensor in two shards */
     snprintf(p, sizeof p, "%s/model-00002-of-00002.safetensors", dir);
     write_file(p, t1, n1, 1, l1);
     snprintf(p, sizeof p, "%s/model.safetensors.index.json", dir);
-    write_text(p, "{\"weight_map\":{\"a\":\"model-00001-of-00002.safetensors\","
+    tu_write(p, "{\"weight_map\":{\"a\":\"model-00001-of-00002.safetensors\","
                   "\"b\":\"model-00002-of-00002.safetensors\"}}");
     assert_status(qlm_st_open_dir(dir, &st), QLM_E_DUPLICATE);
     remove(p);

@@ -137,9 +137,7 @@ static void test_cli_paths(void **state)
     const char *m = convert(STORIES "stories260K-q8_0.gguf", "q8", "");
     char *p = run(m, "-p 'Once upon a time' --temp 0 -n 40");
     const char *pf = tu_tmp("prompt.txt");
-    FILE *f = fopen(pf, "w");
-    fputs("Once upon a time", f);
-    fclose(f);
+    tu_write(pf, "Once upon a time");
     char args[4400];
     snprintf(args, sizeof args, "-f '%s' --temp 0 -n 40", pf);
     char *q = run(m, args);
@@ -147,9 +145,7 @@ static void test_cli_paths(void **state)
     free(q);
     /* --batch: the output field is the continuation alone */
     const char *bf = tu_tmp("batch.jsonl");
-    f = fopen(bf, "w");
-    fputs("{\"prompt\": \"Once upon a time\", \"n\": 40, \"temp\": 0}\n", f);
-    fclose(f);
+    tu_write(bf, "{\"prompt\": \"Once upon a time\", \"n\": 40, \"temp\": 0}\n");
     snprintf(args, sizeof args, "--batch '%s'", bf);
     q = run(m, args);
     json_doc *d;
