@@ -229,19 +229,6 @@ static qlm_status check_tensors(const ctx *c, const qlm_hf_param *p, size_t n)
     return QLM_OK;
 }
 
-/* Heads to un-permute a tensor's rows by: Q/K of `llama` GGUFs only. */
-static uint64_t qk_heads(const qlm_hfconfig *h, const char *name)
-{
-    if (h->arch != QLM_HF_LLAMA)
-        return 0;
-    size_t n = strlen(name);
-    if (n > 14 && !strcmp(name + n - 14, ".attn_q.weight"))
-        return (uint64_t)h->heads;
-    if (n > 14 && !strcmp(name + n - 14, ".attn_k.weight"))
-        return (uint64_t)h->heads_kv;
-    return 0;
-}
-
 static qlm_status write_meta(ctx *c, const qlm_hfconfig *h, qlm_writer *w)
 {
     qlm_status st = qlm_hfconfig_write_meta(h, w);
@@ -278,7 +265,7 @@ static qlm_status emit_all(ctx *c, const qlm_hfconfig *h, const qlm_hf_param *p,
     }
     for (size_t i = 0; i < n && !st; i++) {
         const gguf_tensor *t = gguf_find_tensor(c->g, p[i].qlm);
-        st = qlm_emit_hf_order(e, p[i].qlm, t->data, (size_t)t->nbytes, p[i].dims[0], qk_heads(h, p[i].qlm));
+        st = qlm_emit_hf_order(e, p[i].qlm, t->data, (size_t)t->nbytes, p[i].dims[0], qlm_gguf_qk_heads(h, p[i].qlm));
     }
     return st;
 }

@@ -15,10 +15,18 @@
 #include <stdint.h>
 
 #include "formats/convert/convert.h"
+#include "formats/convert/hfconfig.h"
 
 /* n_rows rows of row_bytes each, n_head heads; src and dst must not overlap.
  * QLM_E_SHAPE if n_rows is not n_head times an even head_dim. */
 qlm_status qlm_qk_unpermute(const void *src, void *dst, uint64_t n_rows, uint64_t n_head, size_t row_bytes);
+/* The inverse, Hugging Face order -> interleaved (what llama.cpp's converter
+ * stores for `llama` GGUFs; the GGUF exporter tools/qlm2gguf uses it). */
+qlm_status qlm_qk_permute(const void *src, void *dst, uint64_t n_rows, uint64_t n_head, size_t row_bytes);
+
+/* Heads whose rows a GGUF stores permuted for tensor `name` (the Q and K
+ * weights of `llama` models; Qwen GGUFs keep Hugging Face order), or 0. */
+uint64_t qlm_gguf_qk_heads(const qlm_hfconfig *h, const char *name);
 
 /* qlm_emit_data(), first un-permuting the n_rows rows when n_head > 0. */
 qlm_status qlm_emit_hf_order(qlm_emitter *e, const char *name, const void *data, size_t nbytes, uint64_t n_rows,

@@ -27,6 +27,10 @@ typedef struct {
     int64_t rope_orig_ctx;
 } qlm_hparams;
 
+/* The hyper-parameters of a .qlm file's metadata (formats/qlm/keys.h),
+ * validated as qlm_model_open() does; the tensors are not looked at. */
+qlm_status qlm_hparams_read(const qlm_file *f, qlm_hparams *hp);
+
 typedef struct qlm_model qlm_model;
 typedef struct qlm_ctx qlm_ctx;
 

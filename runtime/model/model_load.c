@@ -94,7 +94,7 @@ static qlm_status read_rope_scaling(const qlm_file *f, qlm_hparams *hp)
                     QLM_K_ROPE_SCALING, (int)(n > 64 ? 64 : n), s);
 }
 
-static qlm_status read_hparams(const qlm_file *f, qlm_hparams *hp)
+qlm_status qlm_hparams_read(const qlm_file *f, qlm_hparams *hp)
 {
     memset(hp, 0, sizeof *hp);
     qlm_status st;
@@ -247,7 +247,7 @@ qlm_status qlm_model_open(const char *path, qlm_model **out)
         free(m);
         return st; /* the reader's message names the file */
     }
-    if ((st = read_hparams(m->file, &m->hp)) == QLM_OK && (st = load_tensors(m)) == QLM_OK)
+    if ((st = qlm_hparams_read(m->file, &m->hp)) == QLM_OK && (st = load_tensors(m)) == QLM_OK)
         st = qlm_rope_inv_freq(&m->hp, &m->inv_freq);
     if (st != QLM_OK) {
         qlm_fail_context(st, "%s", path);

@@ -173,6 +173,10 @@ static void test_unpermute_inverts_permute(void **state)
     assert_true(memcmp(hf, meta, sizeof hf) != 0);
     assert_ok(qlm_qk_unpermute(meta, back, R, H, C * sizeof(float)));
     assert_memory_equal(back, hf, sizeof hf);
+    /* qlm_qk_permute (the GGUF exporter's direction) is the permutation itself */
+    assert_ok(qlm_qk_permute(hf, back, R, H, C * sizeof(float)));
+    assert_memory_equal(back, meta, sizeof meta);
+    assert_status(qlm_qk_permute(hf, back, 15, 5, 4), QLM_E_SHAPE);
     assert_status(qlm_qk_unpermute(meta, back, R, 4, 4), QLM_E_SHAPE);  /* 30 rows, 4 heads */
     assert_status(qlm_qk_unpermute(meta, back, 15, 5, 4), QLM_E_SHAPE); /* odd head size */
     assert_status(qlm_qk_unpermute(meta, back, R, 0, 4), QLM_E_SHAPE);
