@@ -31,14 +31,6 @@ static int q2g(char **out, const char *in, const char *gguf)
     return tu_run(cmd, out);
 }
 
-static void write_text(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-}
-
 /* qlm synth of a tiny config (`extra` appended to its JSON), converted to
  * `type`; returns the .qlm path (static buffer). */
 static const char *tiny_qlm(const char *name, const char *model_type, int vocab, const char *extra, const char *tok,
@@ -53,7 +45,7 @@ static const char *tiny_qlm(const char *name, const char *model_type, int vocab,
              " \"num_hidden_layers\": 2, \"num_attention_heads\": 4, \"num_key_value_heads\": 2,"
              " \"max_position_embeddings\": 256, \"rms_norm_eps\": 1e-05, \"tie_word_embeddings\": %s}",
              model_type, vocab, extra);
-    write_text(cfg, text);
+    tu_write(cfg, text);
     snprintf(out, sizeof out, "%s-%s.qlm", dir, type);
     int rc = tu_qlm(&log, "synth --config '%s' --tokenizer '%s' --seed 7 -o '%s' --threads 1 && '%s' convert '%s' "
                           "-o '%s' --type %s --quiet --threads 1",
