@@ -1,5 +1,6 @@
 /* libqlm: context handle — evaluation in chunks with a progress/cancel
  * callback, and KV-cache state save/restore. */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,18 +21,25 @@ qlm_status qlm_session_new(const qlm_lm *lm, const qlm_session_params *p, qlm_se
     qlm_status st = qlm_api_need_weights(lm, "qlm_session_new");
     if (st != QLM_OK)
         return st;
+    /* 0.2's struct ended before `kv_type`: missing fields take their defaults. */
     qlm_session_params d = qlm_session_params_default();
-    if (!p)
-        p = &d;
-    st = qlm_api_check_size(p->size, sizeof *p, sizeof *p, "qlm_session_params");
-    if (st != QLM_OK)
+    if (p && (st = qlm_api_check_size(p->size, offsetof(qlm_session_params, kv_type), sizeof *p,
+                                      "qlm_session_params")) != QLM_OK)
         return st;
+    if (p)
+        memcpy(&d, p, p->size);
+    p = &d;
     if (p->n_ctx < 0)
         return qlm_fail(QLM_E_ARG, "qlm_session_new: negative n_ctx %lld", (long long)p->n_ctx);
+    if (p->kv_type != QLM_KV_F32 && p->kv_type != QLM_KV_Q8)
+        return qlm_fail(QLM_E_ARG, "qlm_session_params: unknown kv_type %d", p->kv_type);
     qlm_session *s = calloc(1, sizeof *s);
     if (!s)
         return qlm_fail(QLM_E_NOMEM, "out of memory for the context");
-    qlm_ctx_params cp = {.n_ctx = p->n_ctx, .n_threads = p->n_threads, .n_batch = p->n_batch};
+    qlm_ctx_params cp = {.n_ctx = p->n_ctx,
+                         .n_threads = p->n_threads,
+                         .n_batch = p->n_batch,
+                         .kv = p->kv_type == QLM_KV_Q8 ? QLM_CACHE_Q8 : QLM_CACHE_F32};
     st = qlm_ctx_new(lm->model, &cp, &s->ctx);
     if (st != QLM_OK) {
         free(s);
@@ -55,6 +63,7 @@ void qlm_session_free(qlm_session *s)
 int64_t qlm_session_n_ctx(const qlm_session *s) { return s ? qlm_ctx_n_ctx(s->ctx) : -1; }
 int64_t qlm_session_pos(const qlm_session *s) { return s ? qlm_ctx_pos(s->ctx) : -1; }
 int qlm_session_n_threads(const qlm_session *s) { return s ? s->ctx->n_threads : -1; }
+int64_t qlm_session_kv_bytes(const qlm_session *s) { return s ? (int64_t)qlm_ctx_kv_bytes(s->ctx) : -1; }
 
 qlm_status qlm_session_truncate(qlm_session *s, int64_t pos)
 {
@@ -93,11 +102,14 @@ qlm_status qlm_session_eval(qlm_session *s, const int32_t *tokens, int64_t n, fl
     return QLM_OK;
 }
 
-/* ---- state: "QLMSTATE", then int64 n_layers, kv_dim, pos, then for each
- * layer pos rows of K and pos rows of V (kv_dim floats each, host order). */
+/* ---- state: a magic naming the cache type ("QLMSTATE" f32, "QLMSTAQ8"
+ * q8), then int64 n_layers, kv_dim, pos, then for each layer the first pos
+ * rows of each array of the cache (qlm_kv_parts: f32 K then V; q8 K codes,
+ * K scales, V codes, V scales), host order. */
 
-#define STATE_MAGIC "QLMSTATE"
 enum { STATE_HEADER = 8 + 3 * 8 };
+
+static const char *state_magic(qlm_kv_type kv) { return kv == QLM_CACHE_Q8 ? "QLMSTAQ8" : "QLMSTATE"; }
 
 static int64_t kv_dim(const qlm_ctx *c)
 {
@@ -107,9 +119,13 @@ static int64_t kv_dim(const qlm_ctx *c)
 
 static size_t state_bytes(const qlm_ctx *c, int64_t pos)
 {
+    qlm_kv_part parts[4];
+    int n = qlm_kv_parts(c, parts);
+    size_t row = 0;
+    for (int i = 0; i < n; i++)
+        row += parts[i].row;
     /* pos <= n_ctx, whose cache was allocated, so the product fits. */
-    return STATE_HEADER + 2 * (size_t)qlm_model_hparams(c->m)->n_layers * (size_t)pos * (size_t)kv_dim(c) *
-                              sizeof(float);
+    return STATE_HEADER + (size_t)qlm_model_hparams(c->m)->n_layers * (size_t)pos * row;
 }
 
 qlm_status qlm_session_state_size(const qlm_session *s, size_t *size)
@@ -120,6 +136,24 @@ qlm_status qlm_session_state_size(const qlm_session *s, size_t *size)
     return QLM_OK;
 }
 
+/* Copy the first pos rows of every layer of every cache array to (save) or
+ * from (load) the state body p. */
+static void copy_rows(const qlm_ctx *c, char *p, int64_t pos, bool save)
+{
+    qlm_kv_part parts[4];
+    int n = qlm_kv_parts(c, parts);
+    for (int64_t l = 0; l < qlm_model_hparams(c->m)->n_layers; l++)
+        for (int i = 0; i < n; i++) {
+            char *at = (char *)parts[i].p + (size_t)l * (size_t)c->n_ctx * parts[i].row;
+            size_t len = (size_t)pos * parts[i].row;
+            if (save)
+                memcpy(p, at, len);
+            else
+                memcpy(at, p, len);
+            p += len;
+        }
+}
+
 qlm_status qlm_session_state_save(const qlm_session *s, void *buf, size_t cap, size_t *written)
 {
     if (!s || !buf)
@@ -128,19 +162,11 @@ qlm_status qlm_session_state_save(const qlm_session *s, void *buf, size_t cap, s
     size_t need = state_bytes(c, c->pos);
     if (cap < need)
         return qlm_fail(QLM_E_SIZE, "state buffer holds %zu bytes, the state needs %zu", cap, need);
-    int64_t L = qlm_model_hparams(c->m)->n_layers, kvd = kv_dim(c);
-    int64_t hdr[3] = {L, kvd, c->pos};
+    int64_t hdr[3] = {qlm_model_hparams(c->m)->n_layers, kv_dim(c), c->pos};
     char *p = buf;
-    memcpy(p, STATE_MAGIC, 8);
+    memcpy(p, state_magic(c->kv), 8);
     memcpy(p + 8, hdr, sizeof hdr);
-    p += STATE_HEADER;
-    size_t rows = (size_t)c->pos * (size_t)kvd * sizeof(float);
-    for (int64_t l = 0; l < L; l++) {
-        size_t at = (size_t)l * (size_t)c->n_ctx * (size_t)kvd;
-        memcpy(p, c->kc + at, rows);
-        memcpy(p + rows, c->vc + at, rows);
-        p += 2 * rows;
-    }
+    copy_rows(c, p + STATE_HEADER, c->pos, true);
     if (written)
         *written = need;
     return QLM_OK;
@@ -152,7 +178,11 @@ qlm_status qlm_session_state_load(qlm_session *s, const void *buf, size_t len)
         return qlm_fail(QLM_E_ARG, "qlm_session_state_load: NULL argument");
     qlm_ctx *c = s->ctx;
     const char *p = buf;
-    if (len < STATE_HEADER || memcmp(p, STATE_MAGIC, 8) != 0)
+    qlm_kv_type other = c->kv == QLM_CACHE_Q8 ? QLM_CACHE_F32 : QLM_CACHE_Q8;
+    if (len >= STATE_HEADER && memcmp(p, state_magic(other), 8) == 0)
+        return qlm_fail(QLM_E_DTYPE, "state holds a %s KV cache, this context's is %s",
+                        other == QLM_CACHE_Q8 ? "q8" : "f32", other == QLM_CACHE_Q8 ? "f32" : "q8");
+    if (len < STATE_HEADER || memcmp(p, state_magic(c->kv), 8) != 0)
         return qlm_fail(QLM_E_MAGIC, "not a qlm context state (%zu bytes)", len);
     int64_t hdr[3];
     memcpy(hdr, p + 8, sizeof hdr);
@@ -166,14 +196,7 @@ qlm_status qlm_session_state_load(qlm_session *s, const void *buf, size_t len)
     if (len != state_bytes(c, hdr[2]))
         return qlm_fail(QLM_E_SIZE, "state is %zu bytes, %lld positions need %zu", len, (long long)hdr[2],
                         state_bytes(c, hdr[2]));
-    p += STATE_HEADER;
-    size_t rows = (size_t)hdr[2] * (size_t)kvd * sizeof(float);
-    for (int64_t l = 0; l < L; l++) {
-        size_t at = (size_t)l * (size_t)c->n_ctx * (size_t)kvd;
-        memcpy(c->kc + at, p, rows);
-        memcpy(c->vc + at, p + rows, rows);
-        p += 2 * rows;
-    }
+    copy_rows(c, (char *)p + STATE_HEADER, hdr[2], false);
     c->pos = hdr[2];
     return QLM_OK;
 }

@@ -189,6 +189,7 @@ qlm_status qlm_chat_new(const qlm_lm *lm, const qlm_chat_params *p, qlm_chat **o
     qlm_session_params sp = qlm_session_params_default();
     sp.n_ctx = p->n_ctx;
     sp.n_threads = p->n_threads;
+    sp.kv_type = p->kv_type;
     qlm_status st = qlm_chat_check(p->template_text);
     if (st == QLM_OK && !(c->tpl = strdup(p->template_text)))
         st = qlm_fail(QLM_E_NOMEM, "out of memory");

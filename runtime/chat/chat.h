@@ -36,6 +36,7 @@ typedef struct {
     const char *system;         /* system prompt, or NULL */
     int enable_thinking;        /* -1: leave undefined, 0/1 */
     int64_t n_ctx;              /* 0: model default */
+    int kv_type;                /* QLM_KV_F32 (0) or QLM_KV_Q8 */
     int64_t n_predict;          /* most tokens in one reply; 0: until end of turn or context */
     int n_threads;              /* 0: default */
     qlm_sampling_params sampling;

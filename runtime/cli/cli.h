@@ -20,6 +20,10 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format
 bool cli_parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *out);
 bool cli_parse_f64(const char *s, double lo, double hi, double *out);
 
+/* --kv VALUE: "f32" -> QLM_KV_F32, "q8" -> QLM_KV_Q8 (include/qlm.h) into
+ * *out; returns 0, or the usage-error exit status naming `cmd`. */
+int cli_parse_kv(const char *cmd, const char *value, int *out);
+
 /* For the option argv[*i]: it must be one of `known` (space-separated, with a
  * space at both ends: " -m --model ") and have a value, which is returned in
  * *value with *i advanced past it. Returns 0, or the usage-error exit status. */

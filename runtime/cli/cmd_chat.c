@@ -31,6 +31,7 @@ static void usage(FILE *f)
             "                         each session)\n"
             "  -n, --n-predict N      most tokens per reply (default: until end of turn)\n"
             "  --ctx N                context size in tokens (default: the model's)\n"
+            "  --kv f32|q8            KV cache storage (q8: int8 blocks with f32 scales; default f32)\n"
             "  -t, --threads N        threads (default: physical cores)\n"
             "  --dump-ids FILE        log every token fed to the model (debugging)\n\n"
             "In the chat: /help lists the commands (/reset /system /undo /save /load /set\n"
@@ -46,6 +47,7 @@ typedef struct {
     int think;
     bool hide_think;
     int64_t n_ctx, n_predict, threads;
+    int kv;
     qlm_sampling_params sp;
     bool temp_set, top_p_set, top_k_set, rep_set, seed_set;
 } chat_flags;
@@ -85,6 +87,7 @@ static int parse_flags(int argc, char **argv, chat_flags *f)
         else if (!strcmp(a, "--seed")) { INT(0, INT64_MAX, f->sp.seed); f->seed_set = true; }
         else if (!strcmp(a, "-n") || !strcmp(a, "--n-predict")) INT(0, 1 << 30, f->n_predict);
         else if (!strcmp(a, "--ctx")) INT(1, 1 << 24, f->n_ctx);
+        else if (!strcmp(a, "--kv")) { NEXT(); if ((k = cli_parse_kv("chat", v, &f->kv)) != 0) return (int)k; }
         else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) INT(1, 1024, f->threads);
         else return cli_usage_error("chat", "unknown option '%s'", a);
 #undef NEXT
@@ -181,7 +184,7 @@ int cmd_chat(int argc, char **argv)
         st = qlm_fail(QLM_E_IO, "cannot write %s", f.dump);
     if (st == QLM_OK) {
         qlm_chat_params p = {.template_text = text, .system = f.system, .enable_thinking = f.think,
-                             .n_ctx = f.n_ctx, .n_predict = f.n_predict, .n_threads = (int)f.threads,
+                             .n_ctx = f.n_ctx, .kv_type = f.kv, .n_predict = f.n_predict, .n_threads = (int)f.threads,
                              .sampling = f.sp, .dump_ids = dump};
         st = qlm_chat_new(lm, &p, &c);
     }

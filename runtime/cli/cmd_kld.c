@@ -16,10 +16,12 @@
 static void usage(FILE *f)
 {
     fprintf(f, "usage: qlm kld -m QUANT.qlm --base BASE.qlm -f TEXT [--ctx N] [--chunks N] [--threads T] [--json]\n"
+               "               [--kv f32|q8]\n"
                "\n"
                "KL divergence of QUANT's next-token distribution from BASE's, per scored token, with\n"
                "the chunking of `qlm perplexity` (--ctx default 512). Prints mean / median / p99 /\n"
-               "max KL, top-1 agreement, PPL of both models and their difference.\n");
+               "max KL, top-1 agreement, PPL of both models and their difference. --kv sets QUANT's KV\n"
+               "cache storage (BASE's stays f32): `-m M --base M --kv q8` measures the Q8 cache alone.\n");
 }
 
 /* KL(P || Q) = sum_i p_i (log p_i - log q_i) from logits p, q. */
@@ -98,9 +100,9 @@ static int kld_main(const ppl_opts *o)
     size_t n_ids = 0;
     float *lq = NULL, *lb = NULL;
     double *kl = NULL;
-    qlm_status st = run_env_open(&env.q, o->model, o->ctx, (int)o->threads);
+    qlm_status st = run_env_open(&env.q, o->model, o->ctx, (int)o->threads, o->kv);
     if (st == QLM_OK)
-        st = run_env_open(&env.b, o->base, o->ctx, (int)o->threads);
+        st = run_env_open(&env.b, o->base, o->ctx, (int)o->threads, QLM_KV_F32);
     if (st != QLM_OK)
         goto out;
     int64_t V = env.q.n_vocab;

@@ -13,11 +13,13 @@
 static void usage(FILE *f)
 {
     fprintf(f, "usage: qlm perplexity -m MODEL.qlm -f TEXT [--ctx N] [--chunks N] [--threads T] [--json]\n"
+               "                      [--kv f32|q8]\n"
                "\n"
                "Perplexity of TEXT as llama.cpp's llama-perplexity computes it: chunks of --ctx tokens\n"
                "(default 512), each starting with BOS, scored on their second half. Prints the running\n"
                "value per chunk ([1]75.2332,[2]64.3911,...) and 'Final estimate: PPL = X +/- Y';\n"
-               "progress on stderr. --json prints one JSON object instead.\n");
+               "progress on stderr. --json prints one JSON object instead. --kv q8 stores the KV cache\n"
+               "as int8 blocks with f32 scales (default f32; README \"Q8 KV cache\").\n");
 }
 
 typedef struct {
@@ -48,7 +50,7 @@ static int ppl_main(const ppl_opts *o)
     size_t n_ids = 0;
     float *lg = NULL;
     double *chunk_ppl = NULL;
-    qlm_status st = run_env_open(&env, o->model, o->ctx, (int)o->threads);
+    qlm_status st = run_env_open(&env, o->model, o->ctx, (int)o->threads, o->kv);
     if (st != QLM_OK)
         return cli_error(st);
     double t0 = run_now();
@@ -70,7 +72,9 @@ static int ppl_main(const ppl_opts *o)
         goto out;
     }
     int32_t bos = ppl_bos(env.lm);
-    fprintf(stderr, "perplexity: %lld chunks of %lld tokens\n", (long long)n_chunks, (long long)o->ctx);
+    int64_t kv_bytes = qlm_session_kv_bytes(env.s);
+    fprintf(stderr, "perplexity: %lld chunks of %lld tokens; KV cache %s, %lld bytes\n", (long long)n_chunks,
+            (long long)o->ctx, o->kv == QLM_KV_Q8 ? "q8" : "f32", (long long)kv_bytes);
     ppl_acc acc = {0, 0, 0};
     t0 = run_now();
     for (int64_t i = 0; i < n_chunks; i++) {
@@ -91,8 +95,9 @@ static int ppl_main(const ppl_opts *o)
     double ppl = exp(nll), err = nll2 > 0 ? sqrt(nll2 / (double)(acc.count - 1)) * ppl : NAN;
     if (o->json) {
         printf("{\"ppl\":%.6f,\"ppl_err\":%.6f,\"ctx\":%lld,\"chunks\":%lld,\"tokens\":%zu,\"scored\":%lld,"
-               "\"seconds\":%.3f,\"chunk_ppl\":[",
-               ppl, err, (long long)o->ctx, (long long)n_chunks, n_ids, (long long)acc.count, run_now() - t0);
+               "\"kv\":\"%s\",\"kv_bytes\":%lld,\"seconds\":%.3f,\"chunk_ppl\":[",
+               ppl, err, (long long)o->ctx, (long long)n_chunks, n_ids, (long long)acc.count,
+               o->kv == QLM_KV_Q8 ? "q8" : "f32", (long long)kv_bytes, run_now() - t0);
         for (int64_t i = 0; i < n_chunks; i++)
             printf("%s%.4f", i ? "," : "", chunk_ppl[i]);
         printf("]}\n");

@@ -103,7 +103,7 @@ static void on_dump(void *user, const char *name, uint32_t dtype, int64_t rows, 
 static qlm_status run_ref(const ref_opts *o, qlm_model *m, const int32_t *ids, size_t n)
 {
     const qlm_hparams *hp = qlm_model_hparams(m);
-    qlm_ctx_params cp = {(int64_t)n, o->threads, (int64_t)n};
+    qlm_ctx_params cp = {.n_ctx = (int64_t)n, .n_threads = o->threads, .n_batch = (int64_t)n};
     qlm_ctx *c = NULL;
     qlm_qref_writer *w = NULL;
     float *logits = malloc(sizeof(float) * n * (size_t)hp->n_vocab);

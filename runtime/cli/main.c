@@ -9,6 +9,7 @@
 
 #include "formats/common/mapfile.h"
 #include "formats/qlm/outfile.h"
+#include "include/qlm.h"
 #include "runtime/cli/cli.h"
 
 typedef struct {
@@ -52,6 +53,17 @@ bool cli_parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *out)
         return false;
     *out = v;
     return true;
+}
+
+int cli_parse_kv(const char *cmd, const char *value, int *out)
+{
+    if (strcmp(value, "f32") == 0)
+        *out = QLM_KV_F32;
+    else if (strcmp(value, "q8") == 0)
+        *out = QLM_KV_Q8;
+    else
+        return cli_usage_error(cmd, "--kv: '%s' is not f32 or q8", value);
+    return 0;
 }
 
 bool cli_parse_f64(const char *s, double lo, double hi, double *out)

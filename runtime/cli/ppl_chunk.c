@@ -67,8 +67,8 @@ int ppl_parse_args(const char *cmd, bool with_base, void (*usage)(FILE *), int a
 {
     o->ctx = 512;
     o->chunks = -1;
-    const char *names = with_base ? " -m --model --base -f --file -c --ctx --chunks -t --threads "
-                                  : " -m --model -f --file -c --ctx --chunks -t --threads ";
+    const char *names = with_base ? " -m --model --base -f --file -c --ctx --chunks -t --threads --kv "
+                                  : " -m --model -f --file -c --ctx --chunks -t --threads --kv ";
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (cli_is_help(a)) {
@@ -95,6 +95,9 @@ int ppl_parse_args(const char *cmd, bool with_base, void (*usage)(FILE *), int a
         } else if (strcmp(a, "--chunks") == 0) {
             if (!cli_parse_i64(v, 1, INT32_MAX, &o->chunks))
                 return cli_usage_error(cmd, "--chunks: '%s' is not a positive integer", v);
+        } else if (strcmp(a, "--kv") == 0) {
+            if ((rc = cli_parse_kv(cmd, v, &o->kv)) != 0)
+                return rc;
         } else if (!cli_parse_i64(v, 1, 256, &o->threads)) { /* -t / --threads */
             return cli_usage_error(cmd, "--threads: '%s' is not an integer in [1, 256]", v);
         }

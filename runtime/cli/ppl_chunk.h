@@ -37,6 +37,7 @@ double ppl_nll_of(const float *lg, int64_t V, int32_t tok);
 typedef struct {
     const char *model, *base, *file;
     int64_t ctx, chunks, threads;
+    int kv;     /* --kv: QLM_KV_* (kld: QUANT's cache; BASE's stays f32) */
     bool json;
 } ppl_opts;
 

@@ -5,13 +5,14 @@
 #include <string.h>
 #include <time.h>
 
-qlm_status run_env_open(run_env *e, const char *path, int64_t n_ctx, int threads)
+qlm_status run_env_open(run_env *e, const char *path, int64_t n_ctx, int threads, int kv_type)
 {
     *e = (run_env){0};
     qlm_lm_info info = {.size = sizeof info};
     qlm_session_params sp = qlm_session_params_default();
     sp.n_ctx = n_ctx;
     sp.n_threads = threads;
+    sp.kv_type = kv_type;
     qlm_status st = qlm_lm_open(path, &e->lm);
     if (st == QLM_OK)
         st = qlm_lm_get_info(e->lm, &info);

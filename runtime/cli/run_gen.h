@@ -22,8 +22,9 @@ typedef struct {
 } run_env;
 
 /* Open the model and a context of n_ctx tokens (0: the model's) on `threads`
- * threads (0: default). On failure everything opened is closed again. */
-qlm_status run_env_open(run_env *e, const char *path, int64_t n_ctx, int threads);
+ * threads (0: default) with a KV cache of kv_type (QLM_KV_*). On failure
+ * everything opened is closed again. */
+qlm_status run_env_open(run_env *e, const char *path, int64_t n_ctx, int threads, int kv_type);
 void run_env_close(run_env *e);
 
 typedef struct {

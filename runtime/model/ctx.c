@@ -1,4 +1,4 @@
-/* A context: the f32 KV cache of one sequence plus scratch buffers sized for
+/* A context: the KV cache of one sequence (kv_cache.c) plus scratch buffers sized for
  * one batch of tokens. Allocated once; eval never allocates. */
 #include <inttypes.h>
 #include <stdio.h>
@@ -66,17 +66,11 @@ static uint64_t mem_available(void)
     return kb * 1024;
 }
 
-/* Bytes of KV cache per position (K and V, all layers). */
-static uint64_t kv_bytes_per_pos(const qlm_hparams *hp)
-{
-    return 2u * (uint64_t)hp->n_layers * (uint64_t)(hp->n_kv_heads * hp->head_dim) * sizeof(float);
-}
-
-static qlm_status choose_n_ctx(const qlm_hparams *hp, int64_t want, int64_t *out)
+static qlm_status choose_n_ctx(const qlm_hparams *hp, qlm_kv_type kv, int64_t want, int64_t *out)
 {
     if (want < 0 || want > QLM_MAX_CTX)
         return qlm_fail(QLM_E_LIMIT, "context size %lld is out of range [1, %d]", (long long)want, QLM_MAX_CTX);
-    uint64_t per = kv_bytes_per_pos(hp);
+    uint64_t per = qlm_kv_bytes(hp, kv, 1);
     /* Half of what is available: the weights' page cache and other processes need the rest. */
     uint64_t avail = mem_available() / 2;
     int64_t fits = avail ? (int64_t)(avail / per) : INT64_MAX;
@@ -157,12 +151,14 @@ qlm_status qlm_ctx_new(const qlm_model *m, const qlm_ctx_params *p, qlm_ctx **ou
 {
     *out = NULL;
     const qlm_hparams *hp = &m->hp;
-    qlm_ctx_params defaults = {0, 0, 0};
+    qlm_ctx_params defaults = {0};
     if (!p)
         p = &defaults;
     if (p->n_threads < 0 || p->n_threads > QLM_MAX_THREADS || p->n_batch < 0)
         return qlm_fail(QLM_E_ARG, "bad context parameters (threads %d, batch %lld)", p->n_threads,
                         (long long)p->n_batch);
+    if (p->kv != QLM_CACHE_F32 && p->kv != QLM_CACHE_Q8)
+        return qlm_fail(QLM_E_ARG, "unknown KV cache type %d", (int)p->kv);
 
     const qlm_kernels *k = qlm_kernels_get();
     if (!k)
@@ -173,17 +169,18 @@ qlm_status qlm_ctx_new(const qlm_model *m, const qlm_ctx_params *p, qlm_ctx **ou
     c->m = m;
     c->k = k;
     c->n_threads = p->n_threads ? p->n_threads : qlm_default_threads();
-    qlm_status st = choose_n_ctx(hp, p->n_ctx, &c->n_ctx);
+    c->kv = p->kv;
+    qlm_status st = choose_n_ctx(hp, c->kv, p->n_ctx, &c->n_ctx);
     c->n_batch = p->n_batch ? p->n_batch : 512;
     if (c->n_batch > c->n_ctx)
         c->n_batch = c->n_ctx;
     int64_t B = c->n_batch, D = hp->dim, F = hp->ffn, hd = hp->head_dim;
-    int64_t qd = hp->n_heads * hd, kvd = hp->n_kv_heads * hd;
+    int64_t qd = hp->n_heads * hd;
     int64_t widest = D > F ? D : F;
     if (qd > widest)
         widest = qd;
-    c->kc = alloc_floats(hp->n_layers * c->n_ctx * kvd, &st);
-    c->vc = alloc_floats(hp->n_layers * c->n_ctx * kvd, &st);
+    if (st == QLM_OK)
+        st = qlm_kv_alloc(c);
     c->x = alloc_floats(B * D, &st);
     c->xb = alloc_floats(B * D, &st);
     c->xb2 = alloc_floats(B * D, &st);
@@ -211,8 +208,7 @@ void qlm_ctx_free(qlm_ctx *c)
 {
     if (!c)
         return;
-    free(c->kc);
-    free(c->vc);
+    qlm_kv_free(c);
     free(c->x);
     free(c->xb);
     free(c->xb2);

@@ -196,8 +196,8 @@ static void heads_norm_rope(const qlm_ctx *c, float *x, int64_t nt, int64_t n_h,
  * of K and V is read from memory once per unit and then served from L1 to
  * every query of the unit. Each score and each output element is still the
  * contract's single dot / axpy chain in key order: the blocking changes only
- * which query is computed when. */
-#define KEY_BLOCK 64
+ * which query is computed when. (KEY_BLOCK: ctx_int.h; a Q8 cache hands out
+ * one block of rows at a time, dequantized.) */
 
 typedef struct {
     int64_t t0, t1, h0, h1; /* tokens [t0, t1) x query heads [h0, h1) */
@@ -213,34 +213,38 @@ static att_unit unit_at(const qlm_hparams *hp, int64_t nt, int64_t tb, int64_t h
     return u;
 }
 
-/* The rows of one unit against the cache of layer l; sc: ATT_ROWS x n_ctx scores. */
-static void attend_unit(const qlm_ctx *c, int64_t l, int64_t pos0, att_unit u, float *sc)
+/* The rows of one unit against the cache of layer l; sc: ATT_ROWS x n_ctx
+ * scores; kvs: this thread's scratch for a Q8 cache's rows. */
+static void attend_unit(const qlm_ctx *c, int64_t l, int64_t pos0, att_unit u, float *sc, float *kvs)
 {
     const qlm_hparams *hp = &c->m->hp;
     const qlm_kernels *k = c->k;
     int64_t hd = hp->head_dim, H = hp->n_heads, group = H / hp->n_kv_heads;
-    int64_t qd = H * hd, kvd = hp->n_kv_heads * hd, nh = u.h1 - u.h0, off = (u.h0 / group) * hd;
-    const float *kc = c->kc + l * c->n_ctx * kvd + off, *vc = c->vc + l * c->n_ctx * kvd + off;
+    int64_t qd = H * hd, nh = u.h1 - u.h0, kvh = u.h0 / group, end = pos0 + u.t1, ld;
     float scale = (float)(1.0 / sqrt((double)hd));
-    for (int64_t kb = 0; kb < pos0 + u.t1; kb += KEY_BLOCK)
+    for (int64_t kb = 0; kb < end; kb += KEY_BLOCK) {
+        const float *kc = qlm_kv_rows(c, 0, l, kvh, kb, end - kb < KEY_BLOCK ? end - kb : KEY_BLOCK, kvs, &ld);
         for (int64_t t = u.t0; t < u.t1; t++) {
             int64_t n = pos0 + t + 1 - kb;
             for (int64_t h = u.h0; h < u.h1 && n > 0; h++)
-                k->dot_rows(sc + ((t - u.t0) * nh + h - u.h0) * c->n_ctx + kb, c->q + t * qd + h * hd,
-                            kc + kb * kvd, n < KEY_BLOCK ? n : KEY_BLOCK, kvd, hd, scale);
+                k->dot_rows(sc + ((t - u.t0) * nh + h - u.h0) * c->n_ctx + kb, c->q + t * qd + h * hd, kc,
+                            n < KEY_BLOCK ? n : KEY_BLOCK, ld, hd, scale);
         }
+    }
     for (int64_t t = u.t0; t < u.t1; t++)
         for (int64_t h = u.h0; h < u.h1; h++) {
             k->softmax(sc + ((t - u.t0) * nh + h - u.h0) * c->n_ctx, pos0 + t + 1);
             memset(c->att + t * qd + h * hd, 0, (size_t)hd * sizeof(float));
         }
-    for (int64_t kb = 0; kb < pos0 + u.t1; kb += KEY_BLOCK)
+    for (int64_t kb = 0; kb < end; kb += KEY_BLOCK) {
+        const float *vc = qlm_kv_rows(c, 1, l, kvh, kb, end - kb < KEY_BLOCK ? end - kb : KEY_BLOCK, kvs, &ld);
         for (int64_t t = u.t0; t < u.t1; t++) {
             int64_t n = pos0 + t + 1 - kb;
             for (int64_t h = u.h0; h < u.h1 && n > 0; h++)
-                k->axpy_rows(c->att + t * qd + h * hd, sc + ((t - u.t0) * nh + h - u.h0) * c->n_ctx + kb,
-                             vc + kb * kvd, n < KEY_BLOCK ? n : KEY_BLOCK, kvd, hd);
+                k->axpy_rows(c->att + t * qd + h * hd, sc + ((t - u.t0) * nh + h - u.h0) * c->n_ctx + kb, vc,
+                             n < KEY_BLOCK ? n : KEY_BLOCK, ld, hd);
         }
+    }
 }
 
 /* Causal grouped-query attention of nt new rows (positions pos0..) against
@@ -255,9 +259,11 @@ static void attention(const qlm_ctx *c, int64_t l, int64_t nt, int64_t pos0)
     bool par = c->n_threads > 1 && units > 1 && nt * hp->n_heads * (pos0 + nt) * hp->head_dim >= MIN_PARALLEL_WORK;
     /* round robin: later tokens have more keys */
 #pragma omp parallel for num_threads(c->n_threads) schedule(static, 1) if (par)
-    for (int64_t i = 0; i < units; i++)
-        attend_unit(c, l, pos0, unit_at(hp, nt, tb, hb, i),
-                    c->scores + (int64_t)omp_get_thread_num() * ATT_ROWS * c->n_ctx);
+    for (int64_t i = 0; i < units; i++) {
+        int64_t tid = omp_get_thread_num();
+        attend_unit(c, l, pos0, unit_at(hp, nt, tb, hb, i), c->scores + tid * ATT_ROWS * c->n_ctx,
+                    c->kvs ? c->kvs + tid * KEY_BLOCK * hp->head_dim : NULL);
+    }
 }
 
 static void tap(const qlm_ctx *c, int64_t l, int point, const float *x, int64_t nt, int64_t cols)
@@ -272,9 +278,12 @@ static void layer(qlm_ctx *c, int64_t l, int64_t nt, int64_t pos0)
     const qlm_layer *L = &c->m->layers[l];
     int64_t D = hp->dim, F = hp->ffn, hd = hp->head_dim;
     int64_t qd = hp->n_heads * hd, kvd = hp->n_kv_heads * hd;
-    float *kc = c->kc + (l * c->n_ctx + pos0) * kvd, *vc = c->vc + (l * c->n_ctx + pos0) * kvd;
+    bool f32 = c->kv == QLM_CACHE_F32;
+    float *kc = f32 ? c->kc + (l * c->n_ctx + pos0) * kvd : c->kn;
+    float *vc = f32 ? c->vc + (l * c->n_ctx + pos0) * kvd : c->vn;
 
-    /* attention block: q to scratch, k and v straight into the cache */
+    /* attention block: q to scratch, k and v straight into an f32 cache (a
+     * Q8 cache takes them from scratch once RoPE is applied) */
     rmsnorm_rows(c, c->xb, c->x, L->attn_norm, nt, D);
     tap(c, l, QLM_TAP_QKV, c->xb, nt, D);
     prepare_input(c, c->xb, nt, D, &L->wq, &L->wk, &L->wv);
@@ -287,6 +296,7 @@ static void layer(qlm_ctx *c, int64_t l, int64_t nt, int64_t pos0)
     }
     heads_norm_rope(c, c->q, nt, hp->n_heads, qd, L->q_norm);
     heads_norm_rope(c, kc, nt, hp->n_kv_heads, kvd, L->k_norm);
+    qlm_kv_store(c, l, kc, vc, nt, pos0);
     attention(c, l, nt, pos0);
     tap(c, l, QLM_TAP_WO, c->att, nt, qd);
     prepare_input(c, c->att, nt, qd, &L->wo, NULL, NULL);

@@ -65,10 +65,23 @@ typedef enum {
 const char *qlm_path_name(qlm_path p);
 bool qlm_path_parse(const char *s, qlm_path *out);
 
+/* How the KV cache stores K and V (after bias, norm and RoPE).
+ * F32: as computed. Q8: per position and KV head, the head's head_dim values
+ * in blocks of 32 (one block of head_dim when head_dim is not a multiple of
+ * 32), each block int8 codes and an f32 scale by the activation-Q8 rule of
+ * simd/kernels.h (d = amax/127, q = clamp(rne(x * 127/amax), -127, 127));
+ * attention reads d * q, exact in f32, and runs the same f32 kernels, so the
+ * determinism contract holds unchanged. */
+typedef enum { QLM_CACHE_F32 = 0, QLM_CACHE_Q8 = 1 } qlm_kv_type;
+
+/* Bytes of a KV cache of n_ctx positions (K and V, all layers). */
+uint64_t qlm_kv_bytes(const qlm_hparams *hp, qlm_kv_type kv, int64_t n_ctx);
+
 typedef struct {
     int64_t n_ctx;     /* 0: model default, capped by available memory (message if capped) */
     int n_threads;     /* 0: default (physical cores / QLM_THREADS) */
     int64_t n_batch;   /* max tokens per forward call chunk; 0: 512 */
+    qlm_kv_type kv;    /* KV cache storage (default f32) */
 } qlm_ctx_params;
 
 qlm_status qlm_ctx_new(const qlm_model *m, const qlm_ctx_params *p, qlm_ctx **out);
@@ -79,6 +92,7 @@ void qlm_ctx_free(qlm_ctx *c);
 qlm_status qlm_ctx_set_path(qlm_ctx *c, qlm_path p);
 int64_t qlm_ctx_n_ctx(const qlm_ctx *c);
 int64_t qlm_ctx_pos(const qlm_ctx *c);            /* tokens in the KV cache */
+uint64_t qlm_ctx_kv_bytes(const qlm_ctx *c);      /* qlm_kv_bytes of this context */
 /* Drop cached positions >= pos (rewind; used by chat /undo and KV reuse). */
 qlm_status qlm_ctx_truncate(qlm_ctx *c, int64_t pos);
 

@@ -31,28 +31,30 @@ float qlm_ref_dot16(const float *x, const float *y, int64_t n)
     return tree16(a);
 }
 
+float qlm_ref_quant_block(const float *x, int64_t n, int8_t *q)
+{
+    float amax = 0.0f;
+    for (int64_t i = 0; i < n; i++) {
+        float a = fabsf(x[i]);
+        if (a > amax)
+            amax = a;
+    }
+    float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+    for (int64_t i = 0; i < n; i++) {
+        float v = nearbyintf(x[i] * id);
+        if (v != v) /* 0 * inf: 127/amax overflows when amax < 127/FLT_MAX */
+            v = 0.0f;
+        if (v > 127.0f) v = 127.0f;
+        if (v < -127.0f) v = -127.0f;
+        q[i] = (int8_t)v;
+    }
+    return amax / 127.0f;
+}
+
 void qlm_ref_quant_act(const float *x, qlm_block_q8a *out, int64_t k)
 {
-    for (int64_t b = 0; b < k / 32; b++) {
-        const float *xb = x + b * 32;
-        float amax = 0.0f;
-        for (int i = 0; i < 32; i++) {
-            float a = fabsf(xb[i]);
-            if (a > amax)
-                amax = a;
-        }
-        float d = amax / 127.0f;
-        float id = amax != 0.0f ? 127.0f / amax : 0.0f;
-        out[b].d = d;
-        for (int i = 0; i < 32; i++) {
-            float v = nearbyintf(xb[i] * id);
-            if (v != v) /* 0 * inf: 127/amax overflows when amax < 127/FLT_MAX */
-                v = 0.0f;
-            if (v > 127.0f) v = 127.0f;
-            if (v < -127.0f) v = -127.0f;
-            out[b].q[i] = (int8_t)v;
-        }
-    }
+    for (int64_t b = 0; b < k / 32; b++)
+        out[b].d = qlm_ref_quant_block(x + b * 32, 32, out[b].q);
 }
 
 static float dot_q8_row(const qlm_block_q8 *w, const qlm_block_q8a *x, int64_t nb)

@@ -109,7 +109,7 @@ typedef struct {
 static void open_runner(runner *r, const char *qlm, int64_t n_ctx)
 {
     assert_ok(qlm_model_open(qlm, &r->m));
-    qlm_ctx_params p = {n_ctx, 1, 0};
+    qlm_ctx_params p = {.n_ctx = n_ctx, .n_threads = 1};
     assert_ok(qlm_ctx_new(r->m, &p, &r->c));
     r->V = qlm_model_hparams(r->m)->n_vocab;
 }

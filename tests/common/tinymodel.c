@@ -300,7 +300,27 @@ static void rope(const tiny_spec *s, double *v, int64_t pos)
     }
 }
 
+/* The Q8 KV cache rule of runtime/model/model.h, in double: blocks of 32
+ * (the whole head when head_dim is not a multiple of 32), each x ->
+ * amax/127 * rne(x * 127/amax). */
+static void kv_q8_head(double *x, int64_t hd)
+{
+    int64_t bl = hd % 32 == 0 ? 32 : hd;
+    for (int64_t b = 0; b < hd; b += bl) {
+        double amax = 0;
+        for (int64_t i = b; i < b + bl; i++)
+            amax = fmax(amax, fabs(x[i]));
+        for (int64_t i = b; i < b + bl; i++)
+            x[i] = amax == 0 ? 0.0 : amax / 127.0 * nearbyint(x[i] * 127.0 / amax);
+    }
+}
+
 void tiny_reference(const tiny_model *m, const int32_t *tok, int64_t n, double *out)
+{
+    tiny_reference_kv(m, tok, n, false, out);
+}
+
+void tiny_reference_kv(const tiny_model *m, const int32_t *tok, int64_t n, bool kv_q8, double *out)
 {
     const tiny_spec *s = &m->s;
     const weights *w = &m->w;
@@ -334,6 +354,10 @@ void tiny_reference(const tiny_model *m, const int32_t *tok, int64_t n, double *
                 if (s->qk_norm)
                     rmsnorm(k + h * hd, k + h * hd, w->kn[l], hd);
                 rope(s, k + h * hd, p);
+                if (kv_q8) {
+                    kv_q8_head(k + h * hd, hd);
+                    kv_q8_head(v + h * hd, hd);
+                }
             }
             for (int64_t h = 0; h < s->H; h++) {
                 int64_t kh = h / (s->H / s->KV);

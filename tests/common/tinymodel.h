@@ -27,5 +27,7 @@ tiny_model *tiny_write(const tiny_spec *s, const char *path, const char *skip, c
 void tiny_free(tiny_model *m);
 /* Reference logits of every position: out[n * V]. */
 void tiny_reference(const tiny_model *m, const int32_t *tok, int64_t n, double *out);
+/* The same with K and V rounded as the Q8 KV cache stores them (kv_q8). */
+void tiny_reference_kv(const tiny_model *m, const int32_t *tok, int64_t n, bool kv_q8, double *out);
 
 #endif

@@ -151,6 +151,23 @@ static void test_abi_old_sizes(void **state)
     p.size = sizeof p;
     assert_status(qlm_token_sampler_new(g_lm, &p, &ts), QLM_E_ARG);
     assert_non_null(strstr(qlm_last_error(), "method"));
+
+    /* 0.2's session params end before kv_type: an f32 cache, kv_type unread. */
+    qlm_session_params sp = qlm_session_params_default();
+    sp.size = offsetof(qlm_session_params, kv_type);
+    sp.n_ctx = 16;
+    sp.kv_type = 99;
+    qlm_session *s = NULL;
+    assert_ok(qlm_session_new(g_lm, &sp, &s));
+    info.size = sizeof info;
+    assert_ok(qlm_lm_get_info(g_lm, &info));
+    assert_int_equal(qlm_session_kv_bytes(s), 2 * info.n_layers * 16 * info.n_kv_heads * info.head_dim * 4);
+    qlm_session_free(s);
+    sp.size = sizeof sp;
+    assert_status(qlm_session_new(g_lm, &sp, &s), QLM_E_ARG);
+    assert_non_null(strstr(qlm_last_error(), "kv_type"));
+    sp.size = offsetof(qlm_session_params, kv_type) - 1;
+    assert_status(qlm_session_new(g_lm, &sp, &s), QLM_E_ARG);
 }
 
 static void test_version_info(void **state)

@@ -29,7 +29,7 @@ static char *greedy(const char *qlm_path, const char *prompt, int64_t steps)
     assert_ok(qlm_model_open(qlm_path, &m));
     qlm_tokenizer *t;
     assert_ok(qlm_tok_load_qlm(qlm_model_file(m), &t));
-    qlm_ctx_params cp = {steps, 1, 0};
+    qlm_ctx_params cp = {.n_ctx = steps, .n_threads = 1};
     qlm_ctx *c;
     assert_ok(qlm_ctx_new(m, &cp, &c));
     int64_t nv = qlm_model_hparams(m)->n_vocab;

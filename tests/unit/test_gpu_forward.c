@@ -189,7 +189,7 @@ static float *eval(const char *path, int threads, int step, capture *cp, qlm_pat
     qlm_model *m;
     assert_ok(qlm_model_open(path, &m));
     int64_t V = qlm_model_hparams(m)->n_vocab;
-    qlm_ctx_params prm = {64, threads, 0};
+    qlm_ctx_params prm = {.n_ctx = 64, .n_threads = threads};
     qlm_ctx *c;
     assert_ok(qlm_ctx_new(m, &prm, &c));
     assert_ok(qlm_ctx_set_path(c, p));
@@ -262,7 +262,7 @@ static void test_paths(void **state)
     free(c);
     qlm_model *m;
     assert_ok(qlm_model_open(model_path("fp8"), &m));
-    qlm_ctx_params prm = {16, 1, 0};
+    qlm_ctx_params prm = {.n_ctx = 16, .n_threads = 1};
     qlm_ctx *ctx;
     assert_ok(qlm_ctx_new(m, &prm, &ctx));
     assert_status(qlm_ctx_set_path(ctx, QLM_PATH_NVFP4), QLM_E_DTYPE);
@@ -333,7 +333,7 @@ static void test_ref_cli(void **state)
     qlm_tok_encode_opts eo = {qlm_tok_add_bos(tok), true};
     assert_ok(qlm_tok_encode(tok, "Hi there", 8, &eo, &ids, &n));
     assert_int_equal(n, y->rows);
-    qlm_ctx_params prm = {16, 1, 0};
+    qlm_ctx_params prm = {.n_ctx = 16, .n_threads = 1};
     qlm_ctx *ctx;
     assert_ok(qlm_ctx_new(mm, &prm, &ctx));
     float *lg = malloc(sizeof(float) * n * 49152);

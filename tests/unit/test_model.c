@@ -29,7 +29,7 @@ static float *run_model(const char *path, int threads, int64_t n_batch, const in
     qlm_model *m;
     assert_ok(qlm_model_open(path, &m));
     int64_t V = qlm_model_hparams(m)->n_vocab;
-    qlm_ctx_params p = {0, threads, n_batch};
+    qlm_ctx_params p = {.n_threads = threads, .n_batch = n_batch};
     qlm_ctx *c;
     assert_ok(qlm_ctx_new(m, &p, &c));
     float *lg = malloc(sizeof(float) * (size_t)(n * V));
@@ -220,7 +220,7 @@ static void test_last_logits_truncate(void **state)
     float *all = run_model(path, 2, 0, tok, N_TOK, N_TOK);
     qlm_model *m;
     assert_ok(qlm_model_open(path, &m));
-    qlm_ctx_params p = {N_CTX, 2, 0};
+    qlm_ctx_params p = {.n_ctx = N_CTX, .n_threads = 2};
     qlm_ctx *c;
     assert_ok(qlm_ctx_new(m, &p, &c));
     assert_int_equal(qlm_ctx_n_ctx(c), N_CTX);
@@ -298,10 +298,10 @@ static void test_bad_ctx(void **state)
     qlm_model *m;
     assert_ok(qlm_model_open(path, &m));
     qlm_ctx *c = NULL;
-    qlm_ctx_params p = {(int64_t)1 << 40, 1, 0};
+    qlm_ctx_params p = {.n_ctx = (int64_t)1 << 40, .n_threads = 1};
     assert_status(qlm_ctx_new(m, &p, &c), QLM_E_LIMIT);
     assert_null(c);
-    p = (qlm_ctx_params){0, 1, 0};
+    p = (qlm_ctx_params){.n_threads = 1};
     assert_ok(qlm_ctx_new(m, &p, &c));
     assert_int_equal(qlm_ctx_n_ctx(c), k_llama.ctx); /* default: the model's */
     qlm_ctx_free(c);

@@ -41,7 +41,7 @@ static void api_greedy(int64_t n, int32_t *out)
     qlm_model *m;
     assert_ok(qlm_model_open(g_model, &m));
     qlm_ctx *c;
-    qlm_ctx_params p = {0, 1, 0};
+    qlm_ctx_params p = {.n_threads = 1};
     assert_ok(qlm_ctx_new(m, &p, &c));
     float lg[96];
     assert_ok(qlm_ctx_eval(c, k_prompt, N_PROMPT, lg, false));
@@ -72,7 +72,7 @@ static void test_dump_logits(void **state)
     qlm_model *m;
     assert_ok(qlm_model_open(g_model, &m));
     qlm_ctx *c;
-    qlm_ctx_params p = {0, 1, 0};
+    qlm_ctx_params p = {.n_threads = 1};
     assert_ok(qlm_ctx_new(m, &p, &c));
     float api[N_PROMPT * 96];
     assert_ok(qlm_ctx_eval(c, k_prompt, N_PROMPT, api, true));
