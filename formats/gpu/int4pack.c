@@ -21,7 +21,7 @@ static int nib(uint32_t w, int i) { return (int)(w >> (4 * i)) & 15; }
 
 void qlm_gptq_pack(const qlm_int4_mat *m, uint32_t *qweight, uint32_t *qzeros, uint16_t *scales, int32_t *g_idx)
 {
-    int64_t N = m->N, K = m->K, G = K / G128;
+    int64_t N = m->N, K = m->K, G = m->G;
     for (int64_t i = 0; i < K / 8; i++)
         for (int64_t n = 0; n < N; n++) {
             uint32_t w = 0;
@@ -40,20 +40,21 @@ void qlm_gptq_pack(const qlm_int4_mat *m, uint32_t *qweight, uint32_t *qzeros, u
             scales[g * N + n] = m->s[n * G + g];
     }
     for (int64_t k = 0; k < K; k++)
-        g_idx[k] = (int32_t)(k / G128);
+        g_idx[k] = (int32_t)(k / (K / G));
 }
 
 qlm_status qlm_gptq_unpack(const uint32_t *qweight, const uint32_t *qzeros, const uint16_t *scales,
                            const int32_t *g_idx, qlm_int4_mat *m)
 {
-    int64_t N = m->N, K = m->K, G = K / G128;
+    int64_t N = m->N, K = m->K, G = m->G;
     for (int64_t k = 0; g_idx && k < K; k++) {
         if (g_idx[k] < 0 || g_idx[k] >= G)
             return qlm_fail(QLM_E_VALUE, "g_idx[%lld] = %d is outside [0, %lld)", (long long)k, (int)g_idx[k],
                             (long long)G);
-        if (g_idx[k] != k / G128)
+        if (g_idx[k] != k / (K / G))
             return qlm_fail(QLM_E_UNSUPPORTED, "g_idx[%lld] = %d: act-order (desc_act) GPTQ checkpoints are not "
-                            "supported, only groups of 128 consecutive inputs", (long long)k, (int)g_idx[k]);
+                            "supported, only groups of %lld consecutive inputs (g_idx[k] = k / %lld)",
+                            (long long)k, (int)g_idx[k], (long long)(K / G), (long long)(K / G));
     }
     for (int64_t n = 0; n < N; n++) {
         for (int64_t k = 0; k < K; k++)
@@ -70,7 +71,7 @@ qlm_status qlm_gptq_unpack(const uint32_t *qweight, const uint32_t *qzeros, cons
 
 void qlm_awq_pack(const qlm_int4_mat *m, uint32_t *qweight, uint32_t *qzeros, uint16_t *scales)
 {
-    int64_t N = m->N, K = m->K, G = K / G128, C = N / 8;
+    int64_t N = m->N, K = m->K, G = m->G, C = N / 8;
     for (int64_t c = 0; c < C; c++) {
         for (int64_t k = 0; k < K; k++) {
             uint32_t w = 0;
@@ -92,7 +93,7 @@ void qlm_awq_pack(const qlm_int4_mat *m, uint32_t *qweight, uint32_t *qzeros, ui
 
 void qlm_awq_unpack(const uint32_t *qweight, const uint32_t *qzeros, const uint16_t *scales, qlm_int4_mat *m)
 {
-    int64_t N = m->N, K = m->K, G = K / G128, C = N / 8;
+    int64_t N = m->N, K = m->K, G = m->G, C = N / 8;
     for (int64_t c = 0; c < C; c++)
         for (int i = 0; i < 8; i++) {
             int64_t n = 8 * c + k_awq_order[i];
@@ -166,7 +167,7 @@ static int64_t marlin_entry(const int *inv, int64_t k, int64_t n, int64_t *row)
 
 qlm_status qlm_marlin_pack(const qlm_int4_mat *m, uint32_t *B, uint16_t *s)
 {
-    int64_t N = m->N, K = m->K, G = K / G128;
+    int64_t N = m->N, K = m->K, G = m->G;
     for (int64_t i = 0; i < N * G; i++)
         if (m->z[i] != 8)
             return qlm_fail(QLM_E_VALUE, "Marlin is symmetric: zero point %d of output %lld group %lld is not 8",
@@ -192,7 +193,7 @@ qlm_status qlm_marlin_pack(const qlm_int4_mat *m, uint32_t *B, uint16_t *s)
 
 void qlm_marlin_unpack(const uint32_t *B, const uint16_t *s, qlm_int4_mat *m)
 {
-    int64_t N = m->N, K = m->K, G = K / G128;
+    int64_t N = m->N, K = m->K, G = m->G;
     int perm[1024], inv[1024], sp[64], sinv[64];
     marlin_perm(perm);
     invert(perm, inv, 1024);
@@ -213,14 +214,14 @@ void qlm_marlin_unpack(const uint32_t *B, const uint16_t *s, qlm_int4_mat *m)
 
 void qlm_int4_row_w4a16(const qlm_int4_mat *m, int64_t r, qlm_block_w4 *out)
 {
-    int64_t K = m->K, G = K / G128;
-    for (int64_t g = 0; g < G; g++) {
-        qlm_block_w4 *b = &out[g];
+    int64_t K = m->K, G = m->G, per = K / G / G128; /* blocks per group */
+    for (int64_t i = 0; i < K / G128; i++) {
+        qlm_block_w4 *b = &out[i];
         memset(b, 0, sizeof *b);
-        b->s = m->s[r * G + g];
-        b->z = m->z[r * G + g];
-        const uint8_t *q = m->q + r * K + g * G128;
-        for (int i = 0; i < G128 / 2; i++)
-            b->qs[i] = (uint8_t)((q[2 * i] & 15) | (q[2 * i + 1] & 15) << 4);
+        b->s = m->s[r * G + i / per];
+        b->z = m->z[r * G + i / per];
+        const uint8_t *q = m->q + r * K + i * G128;
+        for (int j = 0; j < G128 / 2; j++)
+            b->qs[j] = (uint8_t)((q[2 * j] & 15) | (q[2 * j + 1] & 15) << 4);
     }
 }

@@ -22,9 +22,13 @@ static const struct {
     const char *name;
     qlm_st_dtype type;
     uint32_t size;
-} k_dtypes[] = {{"F32", QLM_ST_F32, 4}, {"F16", QLM_ST_F16, 2}, {"BF16", QLM_ST_BF16, 2}};
+} k_dtypes[] = {{"F32", QLM_ST_F32, 4}, {"F16", QLM_ST_F16, 2}, {"BF16", QLM_ST_BF16, 2},
+                {"I8", QLM_ST_I8, 1},   {"U8", QLM_ST_U8, 1},   {"I16", QLM_ST_I16, 2},
+                {"I32", QLM_ST_I32, 4}, {"U32", QLM_ST_U32, 4}, {"I64", QLM_ST_I64, 8}};
 
 const char *qlm_st_dtype_name(qlm_st_dtype t) { return k_dtypes[t].name; }
+uint32_t qlm_st_dtype_size(qlm_st_dtype t) { return k_dtypes[t].size; }
+bool qlm_st_dtype_is_float(qlm_st_dtype t) { return t == QLM_ST_F32 || t == QLM_ST_F16 || t == QLM_ST_BF16; }
 
 static uint64_t rd_le64(const uint8_t *p)
 {
@@ -74,7 +78,7 @@ static qlm_status parse_dtype(const char *name, const json_value *e, qlm_st_dtyp
             return QLM_OK;
         }
     }
-    return qlm_fail(QLM_E_DTYPE, "tensor '%s': dtype %.32s is not supported (F32, F16, BF16 only)", name, s);
+    return qlm_fail(QLM_E_DTYPE, "tensor '%s': dtype %.32s is not supported (F32, F16, BF16, I8, U8, I16, I32, U32, I64)", name, s);
 }
 
 static qlm_status parse_shape(const char *name, const json_value *e, uint32_t esize, qlm_st_tensor *t)

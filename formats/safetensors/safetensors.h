@@ -9,8 +9,9 @@
  * Reader contract:
  *  - the file is mmapped; qlm_st_open() validates everything before returning:
  *    header length within the file, JSON well-formed, every tensor entry has a
- *    known dtype (F32/F16/BF16; others are QLM_E_DTYPE naming dtype and
- *    tensor), rank <= QLM_ST_MAX_RANK, begin <= end <= data size, end - begin
+ *    known dtype (F32/F16/BF16, and the integer types of quantized
+ *    checkpoints I8/U8/I16/I32/U32/I64; others are QLM_E_DTYPE naming dtype
+ *    and tensor), rank <= QLM_ST_MAX_RANK, begin <= end <= data size, end - begin
  *    == element size x product(shape) (computed with overflow checks), no two
  *    tensors overlap, no duplicate names. Tensor data pointers are then safe.
  *  - a directory is opened through model.safetensors.index.json ("weight_map":
@@ -21,6 +22,7 @@
 #ifndef QLM_SAFETENSORS_H
 #define QLM_SAFETENSORS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -31,7 +33,11 @@
 /* A header larger than this is refused (QLM_E_LIMIT) before it is parsed. */
 #define QLM_ST_MAX_HEADER (256u << 20)
 
-typedef enum { QLM_ST_F32, QLM_ST_F16, QLM_ST_BF16 } qlm_st_dtype;
+typedef enum {
+    QLM_ST_F32, QLM_ST_F16, QLM_ST_BF16,
+    /* integers: GPTQ/AWQ/Marlin packed codes, zero points and g_idx */
+    QLM_ST_I8, QLM_ST_U8, QLM_ST_I16, QLM_ST_I32, QLM_ST_U32, QLM_ST_I64
+} qlm_st_dtype;
 
 typedef struct {
     const char *name;
@@ -59,7 +65,9 @@ const qlm_st_tensor *qlm_st_find(const qlm_st *st, const char *name); /* NULL if
 /* Total bytes of tensor data (for the conversion summary). */
 uint64_t qlm_st_data_bytes(const qlm_st *st);
 
-const char *qlm_st_dtype_name(qlm_st_dtype t); /* "F32", "F16", "BF16" */
+const char *qlm_st_dtype_name(qlm_st_dtype t); /* "F32", "F16", "BF16", "I32", ... */
+uint32_t qlm_st_dtype_size(qlm_st_dtype t);    /* bytes per element */
+bool qlm_st_dtype_is_float(qlm_st_dtype t);    /* F32, F16, BF16 */
 
 /* ---- Writer ----
  * Declare every tensor (in file order), then write their bytes in the same

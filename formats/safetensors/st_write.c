@@ -47,7 +47,6 @@ qlm_status qlm_st_writer_open(const char *path, qlm_st_writer **out)
 qlm_status qlm_st_writer_add(qlm_st_writer *w, const char *name, qlm_st_dtype dtype, uint32_t rank,
                              const uint64_t *dims)
 {
-    static const uint32_t esize[] = {[QLM_ST_F32] = 4, [QLM_ST_F16] = 2, [QLM_ST_BF16] = 2};
     if (w->header_done)
         return qlm_fail(QLM_E_ARG, "safetensors writer: '%s' declared after data was written", name);
     if (rank > QLM_ST_MAX_RANK)
@@ -64,7 +63,7 @@ qlm_status qlm_st_writer_add(qlm_st_writer *w, const char *name, qlm_st_dtype dt
     memset(e, 0, sizeof *e);
     e->dtype = dtype;
     e->rank = rank;
-    e->nbytes = esize[dtype];
+    e->nbytes = qlm_st_dtype_size(dtype);
     for (uint32_t i = 0; i < rank; i++) {
         e->dims[i] = dims[i];
         if (__builtin_mul_overflow(e->nbytes, dims[i], &e->nbytes))

@@ -38,10 +38,10 @@ static void fill(mat_buf *b, int zero /* -1: random 1..15 */)
         b->z[i] = (uint8_t)(zero >= 0 ? (uint32_t)zero : 1 + rnd() % 15);
         b->s[i] = (uint16_t)(0x1000 + rnd() % 0x2000); /* positive normal f16 scales */
     }
-    b->m = (qlm_int4_mat){NN, KK, b->q, b->s, b->z};
+    b->m = (qlm_int4_mat){NN, KK, b->q, b->s, b->z, GG};
 }
 
-static void empty(mat_buf *b) { b->m = (qlm_int4_mat){NN, KK, b->q, b->s, b->z}; }
+static void empty(mat_buf *b) { b->m = (qlm_int4_mat){NN, KK, b->q, b->s, b->z, GG}; }
 
 static void expect_same(const mat_buf *a, const mat_buf *b)
 {

@@ -111,9 +111,32 @@ static void test_offsets(void **state)
 static void test_dtype_and_shape(void **state)
 {
     (void)state;
-    assert_status(open_header("{\"w\":{\"dtype\":\"I8\",\"shape\":[1],\"data_offsets\":[0,1]}}", 1), QLM_E_DTYPE);
-    assert_non_null(strstr(qlm_errmsg(), "I8"));
+    assert_status(open_header("{\"w\":{\"dtype\":\"BOOL\",\"shape\":[1],\"data_offsets\":[0,1]}}", 1), QLM_E_DTYPE);
+    assert_non_null(strstr(qlm_errmsg(), "BOOL"));
     assert_non_null(strstr(qlm_errmsg(), "'w'"));
+    /* integer types of quantized checkpoints: element sizes 1, 1, 2, 4, 4, 8 */
+    static const char *const ints[] = {"I8", "U8", "I16", "I32", "U32", "I64"};
+    static const size_t isz[] = {1, 1, 2, 4, 4, 8};
+    for (int i = 0; i < 6; i++) {
+        char h[160];
+        snprintf(h, sizeof h, "{\"q\":{\"dtype\":\"%s\",\"shape\":[2,3],\"data_offsets\":[0,%zu]}}", ints[i],
+                 6 * isz[i]);
+        size_t size;
+        unsigned char *b = image(h, 6 * isz[i], &size);
+        qlm_st *st = NULL;
+        assert_ok(qlm_st_open_mem(b, size, &st));
+        const qlm_st_tensor *t = qlm_st_find(st, "q");
+        assert_string_equal(qlm_st_dtype_name(t->dtype), ints[i]);
+        assert_int_equal(qlm_st_dtype_size(t->dtype), isz[i]);
+        assert_false(qlm_st_dtype_is_float(t->dtype));
+        assert_int_equal(t->nbytes, 6 * isz[i]);
+        qlm_st_close(st);
+        free(b);
+        /* one element short of dtype x shape */
+        snprintf(h, sizeof h, "{\"q\":{\"dtype\":\"%s\",\"shape\":[2,3],\"data_offsets\":[0,%zu]}}", ints[i],
+                 5 * isz[i]);
+        assert_status(open_header(h, 6 * isz[i]), QLM_E_SIZE);
+    }
     /* 2^32 x 2^32 x 2^32 elements: the product overflows */
     assert_status(open_header("{\"a\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296,4294967296],"
                               "\"data_offsets\":[0,4]}}",
