@@ -13,6 +13,9 @@
  *     qlm tensor name) override the target type;
  *   - a source already in Q8_0/Q4_0 whose target is the same type is copied
  *     block for block (lossless); to another type it is dequantized exactly first;
+ *   - a w4a16 source (an int4 checkpoint) stays w4a16 whatever --type says,
+ *     so its codes, scales and zero points are kept; only a --keep rule
+ *     converts it (dequantized exactly first);
  *   - Q4 targets use q4_method's scale rule (quant.h), except tensors listed
  *     in `pre` (blocks a calibrated quantizer such as GPTQ made), which are
  *     written as given.
@@ -28,8 +31,9 @@
 #include "formats/qlm/qlmfile.h"
 #include "formats/quant/quant.h"
 
-/* Source element types the emitter accepts. */
-typedef enum { SRC_F32, SRC_F16, SRC_BF16, SRC_Q8_0, SRC_Q4_0 } qlm_src_type;
+/* Source element types the emitter accepts. SRC_W4A16: rows of w4a16
+ * blocks (formats/gpu/gpublock.h), what GPTQ/AWQ/Marlin checkpoints unpack to. */
+typedef enum { SRC_F32, SRC_F16, SRC_BF16, SRC_Q8_0, SRC_Q4_0, SRC_W4A16 } qlm_src_type;
 
 typedef struct {
     char pattern[128];

@@ -80,6 +80,8 @@ qlm_dtype qlm_emit_choose(const qlm_convert_opts *o, const char *name, uint32_t 
     qlm_dtype t = o->type;
     if (rule)
         t = rule->type;
+    else if (src == SRC_W4A16)
+        t = QLM_DT_W4A16;
     else if (rank == 1)
         t = QLM_DT_F32;
     else if (t == QLM_DT_Q4 && wants_q8_in_q4(name, src))
@@ -125,9 +127,10 @@ static qlm_status check_shape(const char *name, uint32_t rank, const uint64_t *d
         if (__builtin_mul_overflow(n, dims[i], &n) || n > (UINT64_MAX >> 3))
             return qlm_fail(QLM_E_OVERFLOW, "tensor '%s': element count overflows", name);
     }
-    if ((src == SRC_Q8_0 || src == SRC_Q4_0) && dims[rank - 1] % QLM_BLOCK)
-        return qlm_fail(QLM_E_SHAPE, "tensor '%s': quantized source with innermost dim %llu (not a multiple of 32)",
-                        name, (unsigned long long)dims[rank - 1]);
+    uint64_t blk = src == SRC_W4A16 ? QLM_W4_G : QLM_BLOCK;
+    if ((src == SRC_Q8_0 || src == SRC_Q4_0 || src == SRC_W4A16) && dims[rank - 1] % blk)
+        return qlm_fail(QLM_E_SHAPE, "tensor '%s': quantized source with innermost dim %llu (not a multiple of %llu)",
+                        name, (unsigned long long)dims[rank - 1], (unsigned long long)blk);
     *n_elems = n;
     return QLM_OK;
 }

@@ -1,5 +1,5 @@
 /* Row conversion for the emitter: any source type -> f32 -> any target type.
- * Widening (f16/bf16/Q8_0/Q4_0 -> f32) is exact; narrowing rounds to nearest
+ * Widening (f16/bf16/Q8_0/Q4_0 -> f32, w4a16 -> its f16 weight) is exact; narrowing rounds to nearest
  * even (formats/common/half.h) or quantizes (formats/quant/quant.h). */
 #include "formats/convert/emit_rows.h"
 
@@ -20,6 +20,7 @@ size_t qlm_src_row_bytes(qlm_src_type t, uint64_t n)
     case SRC_BF16: return (size_t)n * 2;
     case SRC_Q8_0: return (size_t)(n / QLM_BLOCK) * sizeof(qlm_block_q8);
     case SRC_Q4_0: return (size_t)(n / QLM_BLOCK) * sizeof(qlm_block_q4);
+    case SRC_W4A16: return (size_t)(n / QLM_W4_G) * sizeof(qlm_block_w4);
     }
     return 0;
 }
@@ -65,6 +66,7 @@ void qlm_src_to_f32(qlm_src_type t, const void *src, float *dst, size_t n)
     case SRC_BF16: bf16_to_f32(h, dst, n); break;
     case SRC_Q8_0: qlm_dequantize_q8(src, dst, n); break;
     case SRC_Q4_0: qlm_dequantize_q4(src, dst, n); break;
+    case SRC_W4A16: qlm_gpu_dequant_row(QLM_DT_W4A16, src, (int64_t)n, 0, dst); break;
     }
 }
 
@@ -103,7 +105,7 @@ bool qlm_emit_is_copy(qlm_src_type s, qlm_dtype t)
 {
     return (s == SRC_F32 && t == QLM_DT_F32) || (s == SRC_F16 && t == QLM_DT_F16) ||
            (s == SRC_BF16 && t == QLM_DT_BF16) || (s == SRC_Q8_0 && t == QLM_DT_Q8) ||
-           (s == SRC_Q4_0 && t == QLM_DT_Q4);
+           (s == SRC_Q4_0 && t == QLM_DT_Q4) || (s == SRC_W4A16 && t == QLM_DT_W4A16);
 }
 
 bool qlm_src_type_of(uint32_t dtype, qlm_src_type *out)

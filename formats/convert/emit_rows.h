@@ -8,7 +8,7 @@
 
 #include "formats/convert/convert.h"
 
-/* Bytes of n source elements (n % 32 == 0 for Q8_0/Q4_0). */
+/* Bytes of n source elements (n % 32 == 0 for Q8_0/Q4_0, n % 128 == 0 for w4a16). */
 size_t qlm_src_row_bytes(qlm_src_type t, uint64_t n);
 /* Exact widening of n source elements to f32. */
 void qlm_src_to_f32(qlm_src_type t, const void *src, float *dst, size_t n);

@@ -6,6 +6,7 @@
 #include "formats/common/json.h"
 #include "formats/common/mapfile.h"
 #include "formats/convert/convert.h"
+#include "formats/convert/hf_int4.h"
 #include "formats/convert/hfconfig.h"
 #include "formats/qlm/keys.h"
 #include "formats/safetensors/safetensors.h"
@@ -27,25 +28,59 @@ static bool ignorable(const qlm_hfconfig *c, const char *name)
            (c->tied && strcmp(name, "lm_head.weight") == 0);
 }
 
+/* A packed Linear of a quantized checkpoint (hf_int4.h) stands in for its
+ * X.weight: its tensors are checked there. */
+static bool packed(const qlm_hfquant *q, const qlm_st *st, const qlm_hf_param *p)
+{
+    return p->rank == 2 && qlm_hfquant_is_packed(q, st, p->hf);
+}
+
+static qlm_status check_param(const qlm_hfquant *q, const qlm_st *st, const qlm_hf_param *p)
+{
+    if (packed(q, st, p))
+        return qlm_hfquant_check(q, st, p->hf, p->dims[0], p->dims[1]);
+    const qlm_st_tensor *t = qlm_st_find(st, p->hf);
+    if (!t && p->rank == 2 && qlm_hfquant_has_packed(st, p->hf))
+        return qlm_fail(QLM_E_MISSING, "tensor %s is missing: the checkpoint stores it packed (int4), but %s",
+                        p->hf, q->kind ? "not in the packing its quantization_config names"
+                                       : "config.json has no quantization_config");
+    if (!t)
+        return qlm_fail(QLM_E_MISSING, "tensor %s is missing from the checkpoint", p->hf);
+    if (t->rank != p->rank || t->dims[0] != p->dims[0] || (p->rank == 2 && t->dims[1] != p->dims[1]))
+        return qlm_fail(QLM_E_SHAPE, "tensor %s: shape [%llu%s%llu] in the checkpoint, config.json implies [%llu, %llu]",
+                        p->hf, (unsigned long long)(t->rank ? t->dims[0] : 0), t->rank > 1 ? ", " : "",
+                        (unsigned long long)(t->rank > 1 ? t->dims[1] : 0), (unsigned long long)p->dims[0],
+                        (unsigned long long)p->dims[1]);
+    if (!qlm_st_dtype_is_float(t->dtype))
+        return qlm_fail(QLM_E_DTYPE, "tensor %s has dtype %s; weights must be F32, F16 or BF16%s", p->hf,
+                        qlm_st_dtype_name(t->dtype), q->kind ? "" : " (quantized checkpoints need config.json's "
+                        "quantization_config)");
+    return QLM_OK;
+}
+
+/* A checkpoint tensor that belongs to a packed Linear of the model. */
+static bool packed_member(const qlm_hfquant *q, const qlm_st *st, const qlm_hf_param *p, size_t n, const char *name)
+{
+    char w[128];
+    const qlm_hf_param *owner = qlm_hfquant_member(q, name, w, sizeof w) ? find_param(p, n, w) : NULL;
+    return owner && packed(q, st, owner);
+}
+
 /* Every parameter the config implies is present with its exact shape, and
  * nothing unexpected is left over. */
-static qlm_status check_tensors(const qlm_hfconfig *c, const qlm_hf_param *p, size_t n, const qlm_st *st)
+static qlm_status check_tensors(const qlm_hfconfig *c, const qlm_hfquant *q, const qlm_hf_param *p, size_t n,
+                                const qlm_st *st)
 {
-    for (size_t i = 0; i < n; i++) {
-        const qlm_st_tensor *t = qlm_st_find(st, p[i].hf);
-        if (!t)
-            return qlm_fail(QLM_E_MISSING, "tensor %s is missing from the checkpoint", p[i].hf);
-        if (t->rank != p[i].rank || t->dims[0] != p[i].dims[0] || (p[i].rank == 2 && t->dims[1] != p[i].dims[1]))
-            return qlm_fail(QLM_E_SHAPE, "tensor %s: shape [%llu%s%llu] in the checkpoint, config.json implies [%llu, %llu]",
-                            p[i].hf, (unsigned long long)(t->rank ? t->dims[0] : 0), t->rank > 1 ? ", " : "",
-                            (unsigned long long)(t->rank > 1 ? t->dims[1] : 0), (unsigned long long)p[i].dims[0],
-                            (unsigned long long)p[i].dims[1]);
-    }
+    qlm_status rc;
+    for (size_t i = 0; i < n; i++)
+        if ((rc = check_param(q, st, &p[i])))
+            return rc;
     for (size_t i = 0; i < qlm_st_count(st); i++) {
         const char *name = qlm_st_at(st, i)->name;
-        if (!find_param(p, n, name) && !ignorable(c, name))
-            return qlm_fail(QLM_E_UNSUPPORTED, "tensor %s is not part of a %s model as configured", name,
-                            qlm_hf_arch_name(c->arch));
+        if (!find_param(p, n, name) && !ignorable(c, name) && !packed_member(q, st, p, n, name))
+            return qlm_fail(QLM_E_UNSUPPORTED, "tensor %s is not part of a %s model as configured%s", name,
+                            qlm_hf_arch_name(c->arch),
+                            q->kind ? "" : " (a quantized checkpoint needs config.json's quantization_config)");
     }
     return QLM_OK;
 }
@@ -118,17 +153,31 @@ static qlm_src_type src_type(qlm_st_dtype t)
     return t == QLM_ST_F32 ? SRC_F32 : t == QLM_ST_F16 ? SRC_F16 : SRC_BF16;
 }
 
-static qlm_status emit_all(const qlm_hf_param *p, size_t n, const qlm_st *st, qlm_emitter *e)
+/* A packed Linear's w4a16 rows, unpacked one tensor at a time. */
+static qlm_status emit_packed(const qlm_hfquant *q, const qlm_st *st, const qlm_hf_param *p, qlm_emitter *e)
+{
+    void *rows;
+    size_t nbytes;
+    qlm_status rc = qlm_hfquant_unpack(q, st, p->hf, p->dims[0], p->dims[1], &rows, &nbytes);
+    if (rc)
+        return rc;
+    rc = qlm_emit_data(e, p->qlm, rows, nbytes);
+    free(rows);
+    return rc;
+}
+
+static qlm_status emit_all(const qlm_hfquant *q, const qlm_hf_param *p, size_t n, const qlm_st *st, qlm_emitter *e)
 {
     qlm_status rc;
     for (size_t i = 0; i < n; i++) {
-        const qlm_st_tensor *t = qlm_st_find(st, p[i].hf);
-        if ((rc = qlm_emit_declare(e, p[i].qlm, p[i].rank, p[i].dims, src_type(t->dtype), NULL)))
+        qlm_src_type t = packed(q, st, &p[i]) ? SRC_W4A16 : src_type(qlm_st_find(st, p[i].hf)->dtype);
+        if ((rc = qlm_emit_declare(e, p[i].qlm, p[i].rank, p[i].dims, t, NULL)))
             return rc;
     }
     for (size_t i = 0; i < n; i++) {
         const qlm_st_tensor *t = qlm_st_find(st, p[i].hf);
-        if ((rc = qlm_emit_data(e, p[i].qlm, t->data, (size_t)t->nbytes)))
+        if ((rc = packed(q, st, &p[i]) ? emit_packed(q, st, &p[i], e)
+                                       : qlm_emit_data(e, p[i].qlm, t->data, (size_t)t->nbytes)))
             return rc;
     }
     return QLM_OK;
@@ -138,6 +187,7 @@ qlm_status qlm_src_hf(const qlm_convert_opts *o, qlm_writer *w, qlm_emitter *e)
 {
     char path[4096];
     qlm_hfconfig c;
+    qlm_hfquant q;
     qlm_hf_param *p = NULL;
     size_t n = 0;
     qlm_st *st = NULL;
@@ -145,11 +195,13 @@ qlm_status qlm_src_hf(const qlm_convert_opts *o, qlm_writer *w, qlm_emitter *e)
     if (!rc)
         rc = qlm_hfconfig_load(path, &c);
     if (!rc)
+        rc = qlm_hfquant_load(o->src, &q);
+    if (!rc)
         rc = qlm_hf_params(&c, &p, &n);
     if (!rc)
         rc = qlm_st_open_dir(o->src, &st);
     if (!rc)
-        rc = check_tensors(&c, p, n, st);
+        rc = check_tensors(&c, &q, p, n, st);
     if (!rc)
         rc = qlm_hfconfig_write_meta(&c, w);
     if (!rc)
@@ -159,7 +211,7 @@ qlm_status qlm_src_hf(const qlm_convert_opts *o, qlm_writer *w, qlm_emitter *e)
     if (!rc)
         rc = write_tokenizer(o->src, &c, w);
     if (!rc)
-        rc = emit_all(p, n, st, e);
+        rc = emit_all(&q, p, n, st, e);
     qlm_st_close(st);
     free(p);
     return rc;

@@ -41,6 +41,9 @@ static void test_choose(void **state)
     assert_int_equal(qlm_emit_choose(&o, "token_embd.weight", 2, d2, SRC_BF16, &note), QLM_DT_Q8);
     assert_int_equal(qlm_emit_choose(&o, "output.weight", 2, d2, SRC_F32, &note), QLM_DT_Q8);
     assert_int_equal(qlm_emit_choose(&o, "token_embd.weight", 2, d2, SRC_Q4_0, &note), QLM_DT_Q4);
+    /* an int4 checkpoint's tensors stay w4a16 unless a --keep rule says otherwise */
+    assert_int_equal(qlm_emit_choose(&o, "blk.1.attn_q.weight", 2, d2, SRC_W4A16, &note), QLM_DT_W4A16);
+    assert_int_equal(qlm_emit_choose(&o, "blk.0.attn_q.weight", 2, d2, SRC_W4A16, &note), QLM_DT_BF16);
     assert_int_equal(qlm_emit_choose(&o, "blk.1.attn_k.weight", 2, odd, SRC_BF16, &note), QLM_DT_F16);
     assert_true(note);
     assert_int_equal(qlm_emit_choose(&o, "blk.1.attn_k.weight", 2, odd, SRC_F32, &note), QLM_DT_F32);
