@@ -249,14 +249,6 @@ static void test_c_packer_bytes(void **state)
 
 /* ---- folders written here ---- */
 
-static void write_text(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-}
-
 /* dir/model.safetensors from the fixture's tensors that `keep` accepts, then extra[]. */
 static void write_st(const char *dir, const qlm_st *src, bool (*keep)(const char *), const tensor *extra, int n_extra)
 {
@@ -298,7 +290,7 @@ static const char *make_dir(const char *name, const char *qc)
              " \"max_position_embeddings\": 128, \"rms_norm_eps\": 1e-5, \"tie_word_embeddings\": true%s%s}",
              qc ? ", \"quantization_config\": " : "", qc ? qc : "");
     snprintf(path, sizeof path, "%s/config.json", dir);
-    write_text(path, cfg);
+    tu_write(path, cfg);
     return dir;
 }
 
