@@ -32,8 +32,9 @@
 #include "formats/quant/quant.h"
 
 /* Source element types the emitter accepts. SRC_W4A16: rows of w4a16
- * blocks (formats/gpu/gpublock.h), what GPTQ/AWQ/Marlin checkpoints unpack to. */
-typedef enum { SRC_F32, SRC_F16, SRC_BF16, SRC_Q8_0, SRC_Q4_0, SRC_W4A16 } qlm_src_type;
+ * blocks (formats/gpu/gpublock.h), what GPTQ/AWQ/Marlin checkpoints unpack to;
+ * SRC_I32: an index tensor (an act-order input permutation), stored i32. */
+typedef enum { SRC_F32, SRC_F16, SRC_BF16, SRC_Q8_0, SRC_Q4_0, SRC_W4A16, SRC_I32 } qlm_src_type;
 
 typedef struct {
     char pattern[128];

@@ -78,6 +78,9 @@ qlm_dtype qlm_emit_choose(const qlm_convert_opts *o, const char *name, uint32_t 
         if (qlm_glob_match(o->keep[i].pattern, name))
             rule = &o->keep[i];
     qlm_dtype t = o->type;
+    *note = false;
+    if (src == SRC_I32)
+        return QLM_DT_I32; /* indices are not weights: no rule applies */
     if (rule)
         t = rule->type;
     else if (src == SRC_W4A16)

@@ -15,7 +15,8 @@
 size_t qlm_src_row_bytes(qlm_src_type t, uint64_t n)
 {
     switch (t) {
-    case SRC_F32: return (size_t)n * 4;
+    case SRC_F32:
+    case SRC_I32: return (size_t)n * 4;
     case SRC_F16:
     case SRC_BF16: return (size_t)n * 2;
     case SRC_Q8_0: return (size_t)(n / QLM_BLOCK) * sizeof(qlm_block_q8);
@@ -67,6 +68,7 @@ void qlm_src_to_f32(qlm_src_type t, const void *src, float *dst, size_t n)
     case SRC_Q8_0: qlm_dequantize_q8(src, dst, n); break;
     case SRC_Q4_0: qlm_dequantize_q4(src, dst, n); break;
     case SRC_W4A16: qlm_gpu_dequant_row(QLM_DT_W4A16, src, (int64_t)n, 0, dst); break;
+    case SRC_I32: break; /* never converted: qlm_emit_is_copy */
     }
 }
 
@@ -105,7 +107,8 @@ bool qlm_emit_is_copy(qlm_src_type s, qlm_dtype t)
 {
     return (s == SRC_F32 && t == QLM_DT_F32) || (s == SRC_F16 && t == QLM_DT_F16) ||
            (s == SRC_BF16 && t == QLM_DT_BF16) || (s == SRC_Q8_0 && t == QLM_DT_Q8) ||
-           (s == SRC_Q4_0 && t == QLM_DT_Q4) || (s == SRC_W4A16 && t == QLM_DT_W4A16);
+           (s == SRC_Q4_0 && t == QLM_DT_Q4) || (s == SRC_W4A16 && t == QLM_DT_W4A16) ||
+           (s == SRC_I32 && t == QLM_DT_I32);
 }
 
 bool qlm_src_type_of(uint32_t dtype, qlm_src_type *out)

@@ -153,16 +153,43 @@ static qlm_src_type src_type(qlm_st_dtype t)
     return t == QLM_ST_F32 ? SRC_F32 : t == QLM_ST_F16 ? SRC_F16 : SRC_BF16;
 }
 
-/* A packed Linear's w4a16 rows, unpacked one tensor at a time. */
+/* "blk.0.attn_q.weight" -> "blk.0.attn_q.perm": an act-order input permutation. */
+static void perm_name(const qlm_hf_param *p, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%.*s.perm", (int)(strlen(p->qlm) - strlen(".weight")), p->qlm);
+}
+
+/* A packed Linear: its w4a16 rows, then its permutation if it is act-order. */
+static qlm_status declare_packed(const qlm_hfquant *q, const qlm_st *st, const qlm_hf_param *p, qlm_emitter *e)
+{
+    int32_t *perm;
+    char name[sizeof p->qlm + 8];
+    qlm_status rc = qlm_hfquant_perm(q, st, p->hf, p->dims[1], &perm);
+    if (!rc)
+        rc = qlm_emit_declare(e, p->qlm, p->rank, p->dims, SRC_W4A16, NULL);
+    perm_name(p, name, sizeof name);
+    if (!rc && perm)
+        rc = qlm_emit_declare(e, name, 1, &p->dims[1], SRC_I32, NULL);
+    free(perm);
+    return rc;
+}
+
 static qlm_status emit_packed(const qlm_hfquant *q, const qlm_st *st, const qlm_hf_param *p, qlm_emitter *e)
 {
-    void *rows;
+    void *rows = NULL;
+    int32_t *perm;
     size_t nbytes;
-    qlm_status rc = qlm_hfquant_unpack(q, st, p->hf, p->dims[0], p->dims[1], &rows, &nbytes);
-    if (rc)
-        return rc;
-    rc = qlm_emit_data(e, p->qlm, rows, nbytes);
+    char name[sizeof p->qlm + 8];
+    qlm_status rc = qlm_hfquant_perm(q, st, p->hf, p->dims[1], &perm);
+    if (!rc)
+        rc = qlm_hfquant_unpack(q, st, p->hf, p->dims[0], p->dims[1], perm, &rows, &nbytes);
+    if (!rc)
+        rc = qlm_emit_data(e, p->qlm, rows, nbytes);
+    perm_name(p, name, sizeof name);
+    if (!rc && perm)
+        rc = qlm_emit_data(e, name, perm, (size_t)p->dims[1] * sizeof *perm);
     free(rows);
+    free(perm);
     return rc;
 }
 
@@ -170,8 +197,11 @@ static qlm_status emit_all(const qlm_hfquant *q, const qlm_hf_param *p, size_t n
 {
     qlm_status rc;
     for (size_t i = 0; i < n; i++) {
-        qlm_src_type t = packed(q, st, &p[i]) ? SRC_W4A16 : src_type(qlm_st_find(st, p[i].hf)->dtype);
-        if ((rc = qlm_emit_declare(e, p[i].qlm, p[i].rank, p[i].dims, t, NULL)))
+        if (packed(q, st, &p[i]))
+            rc = declare_packed(q, st, &p[i], e);
+        else
+            rc = qlm_emit_declare(e, p[i].qlm, p[i].rank, p[i].dims, src_type(qlm_st_find(st, p[i].hf)->dtype), NULL);
+        if (rc)
             return rc;
     }
     for (size_t i = 0; i < n; i++) {

@@ -258,7 +258,69 @@ static qlm_status load(const qlm_st *st, const char *weight, const char *sfx, vo
     return QLM_OK;
 }
 
-static qlm_status unpack_mat(const qlm_hfquant *q, const qlm_st *st, const char *weight, qlm_int4_mat *m)
+/* g_idx (as I32/U32 alike: values above INT32_MAX read negative and fail). */
+static int32_t gidx_at(const qlm_st_tensor *t, uint64_t k)
+{
+    int32_t v;
+    memcpy(&v, (const char *)t->data + 4 * k, 4);
+    return v;
+}
+
+qlm_status qlm_hfquant_perm(const qlm_hfquant *q, const qlm_st *st, const char *weight, uint64_t K, int32_t **perm)
+{
+    const qlm_st_tensor *t = q->kind == QLM_HFQ_GPTQ ? find_sibling(st, weight, "g_idx") : NULL;
+    uint64_t gs = q->group < 0 ? K : (uint64_t)q->group, G = K / gs;
+    bool trivial = true;
+    *perm = NULL;
+    for (uint64_t k = 0; t && k < K; k++) {
+        int32_t g = gidx_at(t, k);
+        if (g < 0 || (uint64_t)g >= G)
+            return qlm_fail(QLM_E_VALUE, "%s: g_idx[%llu] = %d is outside [0, %llu)", weight, (unsigned long long)k,
+                            (int)g, (unsigned long long)G);
+        trivial = trivial && (uint64_t)g == k / gs;
+    }
+    if (trivial)
+        return QLM_OK;
+    uint64_t *next = calloc((size_t)G, sizeof *next); /* counting sort: first free slot of each group */
+    int32_t *p = malloc((size_t)K * sizeof *p);
+    qlm_status rc = next && p ? QLM_OK : qlm_fail(QLM_E_NOMEM, "%s: out of memory for g_idx", weight);
+    for (uint64_t k = 0; !rc && k < K; k++) {
+        uint64_t g = (uint64_t)gidx_at(t, k);
+        if (next[g] == gs)
+            rc = qlm_fail(QLM_E_VALUE, "%s: g_idx[%llu] = %llu: group %llu has more than %llu inputs", weight,
+                          (unsigned long long)k, (unsigned long long)g, (unsigned long long)g,
+                          (unsigned long long)gs);
+        else
+            p[g * gs + next[g]++] = (int32_t)k;
+    }
+    free(next);
+    if (rc) {
+        free(p);
+        return rc;
+    }
+    *perm = p; /* every group full, K = G * gs: p is a permutation */
+    return QLM_OK;
+}
+
+/* Columns of every row in perm's order (scales and zeros stay: column j's
+ * group is j / (K/G) by construction). */
+static qlm_status permute_cols(qlm_int4_mat *m, const int32_t *perm)
+{
+    uint8_t *row = malloc((size_t)m->K);
+    if (!row)
+        return qlm_fail(QLM_E_NOMEM, "out of memory");
+    for (int64_t n = 0; n < m->N; n++) {
+        uint8_t *q = m->q + n * m->K;
+        for (int64_t j = 0; j < m->K; j++)
+            row[j] = q[perm[j]];
+        memcpy(q, row, (size_t)m->K);
+    }
+    free(row);
+    return QLM_OK;
+}
+
+static qlm_status unpack_mat(const qlm_hfquant *q, const qlm_st *st, const char *weight, const int32_t *perm,
+                             qlm_int4_mat *m)
 {
     const char *const *s = suffixes(q->kind);
     void *a[4] = {NULL, NULL, NULL, NULL};
@@ -267,7 +329,9 @@ static qlm_status unpack_mat(const qlm_hfquant *q, const qlm_st *st, const char 
         if (q->kind != QLM_HFQ_MARLIN || i < 2) /* Marlin's workspace is not data */
             rc = load(st, weight, s[i], &a[i]);
     if (!rc && q->kind == QLM_HFQ_GPTQ) {
-        rc = qlm_gptq_unpack(a[0], a[1], a[2], a[3], m);
+        rc = qlm_gptq_unpack(a[0], a[1], a[2], perm ? NULL : a[3], m);
+        if (!rc && perm)
+            rc = permute_cols(m, perm);
         for (int64_t i = 0; !rc && !q->zero_m1 && i < m->N * m->G; i++)
             m->z[i]--; /* gptq_v2 stores z itself; the unpacker added v1's 1 */
     } else if (!rc && q->kind == QLM_HFQ_AWQ) {
@@ -281,7 +345,7 @@ static qlm_status unpack_mat(const qlm_hfquant *q, const qlm_st *st, const char 
 }
 
 qlm_status qlm_hfquant_unpack(const qlm_hfquant *q, const qlm_st *st, const char *weight, uint64_t N, uint64_t K,
-                              void **out, size_t *nbytes)
+                              const int32_t *perm, void **out, size_t *nbytes)
 {
     uint64_t G;
     qlm_status rc = groups(q, weight, N, K, &G);
@@ -295,7 +359,7 @@ qlm_status qlm_hfquant_unpack(const qlm_hfquant *q, const qlm_st *st, const char
         rc = qlm_fail(QLM_E_NOMEM, "%s: out of memory unpacking %llu x %llu int4 weights", weight,
                       (unsigned long long)N, (unsigned long long)K);
     if (!rc)
-        rc = unpack_mat(q, st, weight, &m);
+        rc = unpack_mat(q, st, weight, perm, &m);
     for (uint64_t r = 0; !rc && r < N; r++)
         qlm_int4_row_w4a16(&m, (int64_t)r, blk + r * (K / QLM_W4_G));
     free(m.q);

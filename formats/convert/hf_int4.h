@@ -9,14 +9,21 @@
  * A Linear "X.weight" [N out, K in] is packed when the checkpoint has no
  * X.weight but X.qweight (GPTQ, AWQ) or X.B (Marlin):
  *   GPTQ   X.qweight I32 [K/8, N], X.qzeros I32 [G, N/8], X.scales F16 [G, N],
- *          X.g_idx I32 [K] (optional; must be k / (K/G): act-order is rejected)
+ *          X.g_idx I32 [K] (optional; k / (K/G), or act-order: see below)
  *   AWQ    X.qweight I32 [K, N/8], X.qzeros I32 [G, N/8], X.scales F16 [G, N]
  *   Marlin X.B I32 [K/16, 2N], X.s F16 [G, N] (X.workspace is ignored)
  * (U32 is accepted wherever I32 is), G = K / group_size, or 1 for
  * group_size -1 (per channel). Settings qlm cannot keep exactly are
  * QLM_E_UNSUPPORTED naming the setting: bits other than 4, a group size that
  * is not -1 or a multiple of 128, other quant methods or checkpoint formats,
- * AWQ versions other than "gemm" or without zero points. */
+ * AWQ versions other than "gemm" or without zero points.
+ *
+ * Act-order (desc_act) GPTQ: g_idx assigns each input to a group, K/G inputs
+ * per group, in any order. The importer sorts the inputs by group (stable:
+ * ascending k within a group) into perm[j] = the input that becomes column j,
+ * stores the weight with its columns in that order (so groups are contiguous
+ * again) and the permutation beside it; the runtime multiplies column j by
+ * x[perm[j]], as exllama/Marlin act-order kernels permute the activations. */
 #ifndef QLM_HF_INT4_H
 #define QLM_HF_INT4_H
 
@@ -56,10 +63,15 @@ bool qlm_hfquant_has_packed(const qlm_st *st, const char *weight);
 bool qlm_hfquant_member(const qlm_hfquant *q, const char *name, char *buf, size_t cap);
 /* Dtypes and shapes of the packed tensors of `weight` [N, K]. */
 qlm_status qlm_hfquant_check(const qlm_hfquant *q, const qlm_st *st, const char *weight, uint64_t N, uint64_t K);
-/* Unpack `weight` (checked) into N rows of K/128 w4a16 blocks; *out is
- * malloc'd, *nbytes its size. QLM_E_VALUE / QLM_E_UNSUPPORTED for a g_idx
- * out of range / not k / (K/G). */
+/* The act-order permutation of `weight` (checked), K entries: *perm is
+ * malloc'd, or NULL when the inputs are already in group order (no g_idx, or
+ * g_idx[k] = k / (K/G)). QLM_E_VALUE naming the entry for a g_idx outside
+ * [0, G) or a group that does not hold exactly K/G inputs. */
+qlm_status qlm_hfquant_perm(const qlm_hfquant *q, const qlm_st *st, const char *weight, uint64_t K, int32_t **perm);
+/* Unpack `weight` (checked) into N rows of K/128 w4a16 blocks, columns in
+ * the order of `perm` (qlm_hfquant_perm's, may be NULL); *out is malloc'd,
+ * *nbytes its size. */
 qlm_status qlm_hfquant_unpack(const qlm_hfquant *q, const qlm_st *st, const char *weight, uint64_t N, uint64_t K,
-                              void **out, size_t *nbytes);
+                              const int32_t *perm, void **out, size_t *nbytes);
 
 #endif

@@ -147,6 +147,19 @@ void qlm_ctx_set_dump(qlm_ctx *c, qlm_dump_fn fn, void *user)
     c->dump_user = user;
 }
 
+/* Any act-order weight (qlm_mat.perm)? Only then does a context need xp. */
+static bool has_perm(const qlm_model *m)
+{
+    bool any = m->output.perm != NULL;
+    for (int64_t l = 0; l < m->hp.n_layers; l++) {
+        const qlm_layer *L = &m->layers[l];
+        const qlm_mat *w[7] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->gate, &L->up, &L->down};
+        for (int i = 0; i < 7; i++)
+            any = any || w[i]->perm != NULL;
+    }
+    return any;
+}
+
 qlm_status qlm_ctx_new(const qlm_model *m, const qlm_ctx_params *p, qlm_ctx **out)
 {
     *out = NULL;
@@ -193,6 +206,8 @@ qlm_status qlm_ctx_new(const qlm_model *m, const qlm_ctx_params *p, qlm_ctx **ou
     c->scores = alloc_floats((int64_t)c->n_threads * ATT_ROWS * c->n_ctx, &st);
     if (st == QLM_OK && !(c->xq = calloc((size_t)(B * widest / 32 + 1), sizeof *c->xq)))
         st = qlm_fail(QLM_E_NOMEM, "out of memory for activation blocks");
+    if (has_perm(m))
+        c->xp = alloc_floats(B * widest, &st);
     c->widest = widest;
     if (st == QLM_OK)
         st = qlm_ctx_set_path(c, QLM_PATH_NATIVE); /* GPU dtypes run their contracts natively */
@@ -220,6 +235,7 @@ void qlm_ctx_free(qlm_ctx *c)
     free(c->rs);
     free(c->scores);
     free(c->xq);
+    free(c->xp);
     qlm_gpu_scratch_free(c->gs);
     free(c);
 }

@@ -32,6 +32,7 @@ struct qlm_ctx {
     float *rc, *rs;             /* [B][head_dim/2]: RoPE cos/sin of each row's position */
     float *scores;              /* [n_threads][ATT_ROWS][n_ctx] attention scores */
     qlm_block_q8a *xq;          /* [B][widest/32]: quantized activations for Q8/Q4 weights */
+    float *xp;                  /* [B][widest]: permuted activations of act-order weights; NULL if none */
     qlm_path path;
     int64_t widest;             /* widest activation row: max(dim, ffn, heads*head_dim) */
     qlm_gpu_scratch *gs;        /* GPU-contract operands; NULL when no weight runs one */

@@ -106,6 +106,8 @@ static int shared_path(const qlm_ctx *c, const mm_job *jobs, int n)
     return (int)s;
 }
 
+static void matmul_perm(const qlm_ctx *c, const mm_job *job, const float *x, int64_t nt);
+
 /* The jobs, all reading the same X (rows of w->cols floats; xq holds them
  * quantized for Q8/Q4 weights on the CPU kernels), in one parallel region:
  * each matrix is split over the threads by output rows as if alone, but the
@@ -114,6 +116,18 @@ static int shared_path(const qlm_ctx *c, const mm_job *jobs, int n)
  * under a GPU contract share its activation operand, formed once. */
 static void matmuls(const qlm_ctx *c, const mm_job *jobs, int n, const float *x, int64_t nt)
 {
+    int n_perm = 0;
+    for (int j = 0; j < n; j++)
+        n_perm += jobs[j].w->perm != NULL;
+    if (n_perm) { /* the others first: a permuted job overwrites xq */
+        for (int j = 0; j < n; j++)
+            if (!jobs[j].w->perm)
+                matmuls(c, &jobs[j], 1, x, nt);
+        for (int j = 0; j < n; j++)
+            if (jobs[j].w->perm)
+                matmul_perm(c, &jobs[j], x, nt);
+        return;
+    }
     int sp = shared_path(c, jobs, n);
     if (sp < 0) {
         for (int j = 0; j < n; j++)
@@ -149,6 +163,25 @@ static void matmul(const qlm_ctx *c, const qlm_mat *w, const float *x, int64_t n
 static bool needs_q8a(const qlm_ctx *c, const qlm_mat *w)
 {
     return w && qlm_mat_quantized(w) && qlm_mat_path(w, c->path) == QLM_PATH_NATIVE;
+}
+
+/* An act-order weight (qlm_mat.perm): its column j multiplies x[perm[j]], so
+ * the rows of X are gathered into c->xp (and quantized again for a CPU Q8/Q4
+ * kernel) and the job runs on them like any other; dumps show the gathered X. */
+static void matmul_perm(const qlm_ctx *c, const mm_job *job, const float *x, int64_t nt)
+{
+    const qlm_mat *w = job->w;
+    int64_t K = w->cols;
+    for (int64_t t = 0; t < nt; t++)
+        for (int64_t j = 0; j < K; j++)
+            c->xp[t * K + j] = x[t * K + w->perm[j]];
+    qlm_mat plain = *w;
+    plain.perm = NULL;
+    if (needs_q8a(c, &plain))
+        c->k->quant_act(c->xp, c->xq, nt * K);
+    mm_job pj = *job;
+    pj.w = &plain;
+    matmuls(c, &pj, 1, c->xp, nt);
 }
 
 /* Quantize nt rows of `cols` activations if any of the weights reading them needs it. */

@@ -17,6 +17,8 @@ typedef struct {
     int64_t rows, cols;
     void *packed;   /* NULL, or the copy for qlm_model.pk->mm_packed (owned) */
     const char *name; /* the tensor's name (owned by the file) */
+    const int32_t *perm; /* NULL, or [cols]: column j multiplies x[perm[j]] (an act-order
+                          * int4 checkpoint's input permutation, "NAME.perm"; a permutation) */
 } qlm_mat;
 
 typedef struct {

@@ -159,6 +159,39 @@ static qlm_status vec(const qlm_file *f, const char *name, int64_t n, const floa
     return QLM_OK;
 }
 
+/* The optional input permutation "X.perm" of weight "X.weight": i32 [cols],
+ * each of 0..cols-1 exactly once (checked: the forward pass indexes with it). */
+static qlm_status perm_of(const qlm_file *f, const char *name, int64_t cols, const int32_t **out)
+{
+    char pn[112];
+    size_t n = strlen(name);
+    *out = NULL;
+    if (n < 7 || strcmp(name + n - 7, ".weight") != 0 || n - 7 + 6 >= sizeof pn)
+        return QLM_OK;
+    snprintf(pn, sizeof pn, "%.*s.perm", (int)(n - 7), name);
+    const qlm_tensor *t = qlm_file_find(f, pn);
+    if (!t)
+        return QLM_OK;
+    if (t->dtype != QLM_DT_I32 || t->rank != 1 || t->dims[0] != (uint64_t)cols)
+        return qlm_fail(QLM_E_SHAPE, "model tensor %s: expected i32 [%lld]", pn, (long long)cols);
+    const int32_t *p = t->data;
+    uint8_t *seen = calloc((size_t)cols, 1);
+    if (!seen)
+        return qlm_fail(QLM_E_NOMEM, "out of memory checking %s", pn);
+    qlm_status st = QLM_OK;
+    for (int64_t j = 0; j < cols && !st; j++) {
+        if (p[j] < 0 || p[j] >= cols || seen[p[j]])
+            st = qlm_fail(QLM_E_VALUE, "model tensor %s: entry %lld (%d) is not part of a permutation of 0..%lld",
+                          pn, (long long)j, (int)p[j], (long long)(cols - 1));
+        else
+            seen[p[j]] = 1;
+    }
+    free(seen);
+    if (!st)
+        *out = p;
+    return st;
+}
+
 static qlm_status mat(const qlm_file *f, const char *name, int64_t rows, int64_t cols, qlm_mat *out)
 {
     const qlm_tensor *t;
@@ -178,8 +211,8 @@ static qlm_status mat(const qlm_file *f, const char *name, int64_t rows, int64_t
                         di ? di->name : "unknown");
     }
     }
-    *out = (qlm_mat){t->data, t->dtype, rows, cols, NULL, t->name};
-    return QLM_OK;
+    *out = (qlm_mat){t->data, t->dtype, rows, cols, NULL, t->name, NULL};
+    return perm_of(f, name, cols, &out->perm);
 }
 
 static qlm_status load_layer(const qlm_file *f, const qlm_hparams *hp, int64_t i, qlm_layer *L)
@@ -220,6 +253,8 @@ static qlm_status load_tensors(qlm_model *m)
     if ((st = mat(f, "token_embd.weight", hp->n_vocab, hp->dim, &m->embd)) != QLM_OK ||
         (st = vec(f, "output_norm.weight", hp->dim, &m->output_norm)) != QLM_OK)
         return st;
+    if (m->embd.perm)
+        return qlm_fail(QLM_E_UNSUPPORTED, "model tensor token_embd.perm: the embedding has no input to permute");
     if (hp->tied) {
         if (qlm_file_find(f, "output.weight"))
             return qlm_fail(QLM_E_VALUE, "model has output.weight but %s is true", QLM_K_TIED);

@@ -25,6 +25,13 @@ regenerate them:
     codes  q[n][k]  = draw(NAME, "q", n*K + k) >> 60
     scales s[n][g]  = f16 bits 0x1800 + (draw(NAME, "s", n*G + g) >> 32) % 0x800
     zeros  z[n][g]  = 1 + (draw(NAME, "z", n*G + g) >> 32) % 15   (1..15; Marlin: 8)
+The act-order variant (desc_act) visits the inputs in the order o, a
+Fisher-Yates shuffle of 0..K-1 (for i = K-1 down to 1: swap o[i] and
+o[draw(NAME, "perm", i) % (i + 1)]), and puts input o[j] in group j / 128, as
+GPTQ's act-order does: g_idx[o[j]] = j / 128. Its expected.json entries also
+hold the SHA-256 of the permutation qlm stores (i32: the inputs sorted by group,
+ascending within a group); the w4a16 digest is of the columns in that order,
+the f32 digest of the weights in the checkpoint's input order.
 """
 import hashlib
 import json
@@ -87,8 +94,16 @@ def synth_bf16(name, shape):
 # ---- the int4 numbers of one Linear ----
 
 class Int4:
-    def __init__(self, name, n, k, groups, zero):
+    def __init__(self, name, n, k, groups, zero, act_order=False):
         self.n, self.k, self.g = n, k, groups
+        self.g_idx = [c // (k // groups) for c in range(k)]
+        if act_order:
+            o = list(range(k))
+            for i in range(k - 1, 0, -1):
+                j = draw(name, "perm", i) % (i + 1)
+                o[i], o[j] = o[j], o[i]
+            for j, c in enumerate(o):
+                self.g_idx[c] = j // (k // groups)
         self.q = [[draw(name, "q", r * k + c) >> 60 for c in range(k)] for r in range(n)]
         self.s = [[0x1800 + (draw(name, "s", r * groups + g) >> 32) % 0x800 for g in range(groups)] for r in range(n)]
         if zero == "sym":
@@ -97,7 +112,11 @@ class Int4:
             self.z = [[1 + (draw(name, "z", r * groups + g) >> 32) % 15 for g in range(groups)] for r in range(n)]
 
     def group_of(self, c):
-        return c // (self.k // self.g)
+        return self.g_idx[c]
+
+    def order(self):
+        """The inputs sorted by group, stable (the column order qlm stores)."""
+        return sorted(range(self.k), key=lambda c: self.g_idx[c])
 
 
 def f16_value(bits):
@@ -131,7 +150,7 @@ def gptq(m, v2):
                 w |= ((m.z[8 * c + j][g] - (0 if v2 else 1)) & 15) << (4 * j)
             qzeros.append(w)
     scales = [[m.s[c][g] for c in range(m.n)] for g in range(m.g)]
-    g_idx = [m.group_of(k) for k in range(m.k)]
+    g_idx = m.g_idx
     return {
         "qweight": ("I32", [m.k // 8, m.n], pack_u32(qweight)),
         "qzeros": ("I32", [m.g, m.n // 8], pack_u32(qzeros)),
@@ -222,19 +241,21 @@ def marlin(m):
 
 def w4a16_digests(m):
     """SHA-256 of the w4a16 blocks (u16 s, u8 z, u8 0, 64 bytes: element 2i in
-    the low nibble) and of the f32 weights f16(f16(q - z) * s)."""
+    the low nibble; columns in m.order()) and of the f32 weights
+    f16(f16(q - z) * s) in input order."""
     blocks, values = hashlib.sha256(), hashlib.sha256()
+    order = m.order()
     for r in range(m.n):
         for b in range(m.k // 128):
-            g = m.group_of(128 * b)
-            s, z = m.s[r][g], m.z[r][g]
-            q = m.q[r][128 * b:128 * b + 128]
-            blocks.update(struct.pack("<HBB", s, z, 0))
+            cols = order[128 * b:128 * b + 128]
+            g = m.group_of(cols[0])
+            q = [m.q[r][c] for c in cols]
+            blocks.update(struct.pack("<HBB", m.s[r][g], m.z[r][g], 0))
             blocks.update(bytes(q[2 * i] | q[2 * i + 1] << 4 for i in range(64)))
-            sv = f16_value(s)
-            for x in q:
-                w = struct.unpack("<e", struct.pack("<e", float(x - z) * sv))[0]
-                values.update(struct.pack("<f", w))
+        for c in range(m.k):
+            g = m.group_of(c)
+            w = float(m.q[r][c] - m.z[r][g]) * f16_value(m.s[r][g])
+            values.update(struct.pack("<f", struct.unpack("<e", struct.pack("<e", w))[0]))
     return blocks.hexdigest(), values.hexdigest()
 
 
@@ -264,6 +285,8 @@ VARIANTS = {
                                            "checkpoint_format": "gptq_v2"}, True),
     "awq": ("awq", 128, "asym", {"quant_method": "awq", "bits": 4, "group_size": 128, "zero_point": True,
                                   "version": "gemm"}, False),
+    "gptq-actorder": ("gptq", 128, "asym", {"quant_method": "gptq", "bits": 4, "group_size": 128,
+                                             "desc_act": True, "sym": False}, False),
     "marlin": ("marlin", 128, "sym", {"quant_method": "gptq", "bits": 4, "group_size": 128, "desc_act": False,
                                        "sym": True, "checkpoint_format": "marlin"}, False),
 }
@@ -320,13 +343,16 @@ def main(out):
         tensors = dict(plain)
         expected[vname] = {}
         for hf, qlm, n, k in LINEARS:
-            m = Int4(hf + ".weight", n, k, 1 if group < 0 else k // group, zeros)
+            m = Int4(hf + ".weight", n, k, 1 if group < 0 else k // group, zeros, settings.get("desc_act", False))
             packed = (gptq(m, packing == "gptq_v2") if packing.startswith("gptq") else
                       awq(m) if packing == "awq" else marlin(m))
             for sfx, t in packed.items():
                 tensors[hf + "." + sfx] = t
             blocks, values = w4a16_digests(m)
             expected[vname][qlm] = {"w4a16_sha256": blocks, "f32_sha256": values}
+            if m.order() != list(range(k)):
+                perm = b"".join(struct.pack("<i", c) for c in m.order())
+                expected[vname][qlm]["perm_sha256"] = hashlib.sha256(perm).hexdigest()
         write_safetensors(os.path.join(d, "model.safetensors"), tensors)
         with open(os.path.join(d, "config.json"), "w") as f:
             json.dump(config(settings, not separate), f, indent=1)

@@ -12,11 +12,15 @@
  *   - the C path: those numbers packed by C in a different packing (GPTQ <->
  *     AWQ, Marlin -> GPTQ) convert to a model whose w4a16-path logits equal
  *     the fixture's bit for bit;
+ *   - act-order (desc_act): the stored permutation and the weights in input
+ *     order match the Python digests, and the model computes what the same
+ *     weights unpermuted (an f16 checkpoint) compute, up to summation order;
  *   - broken checkpoints and settings qlm cannot keep exactly are named errors. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "formats/common/half.h"
 #include "formats/common/hash.h"
 #include "formats/common/json.h"
 #include "formats/convert/convert.h"
@@ -28,8 +32,9 @@
 #include "tests/common/testutil.h"
 
 #define SEED 7
-#define N_VARIANTS 4
-static const char *const k_variants[N_VARIANTS] = {"gptq", "gptq-pc-v2", "awq", "marlin"};
+#define N_VARIANTS 5
+#define ACT_ORDER 4 /* index of the act-order variant */
+static const char *const k_variants[N_VARIANTS] = {"gptq", "gptq-pc-v2", "awq", "marlin", "gptq-actorder"};
 
 typedef enum { P_GPTQ, P_GPTQ_V2, P_AWQ, P_MARLIN } packing;
 
@@ -40,7 +45,7 @@ typedef struct {
 } variant;
 
 static const variant k_var[N_VARIANTS] = {
-    {P_GPTQ, 128, false}, {P_GPTQ_V2, -1, false}, {P_AWQ, 128, false}, {P_MARLIN, 128, true}};
+    {P_GPTQ, 128, false}, {P_GPTQ_V2, -1, false}, {P_AWQ, 128, false}, {P_MARLIN, 128, true}, {P_GPTQ, 128, false}};
 
 #define N_LINEARS 7
 static const struct {
@@ -98,10 +103,21 @@ static uint64_t draw(const char *name, const char *what, uint64_t i)
     return z ^ (z >> 31);
 }
 
-static void gen(int li, const variant *v, qlm_int4_mat *m)
+/* The int4 numbers of Linear li; g_idx [K] too (act-order: the script's shuffle). */
+static void gen(int li, const variant *v, bool act_order, qlm_int4_mat *m, int32_t *g_idx)
 {
     int64_t N = k_lin[li].n, K = k_lin[li].k, G = v->group < 0 ? 1 : K / v->group;
     *m = (qlm_int4_mat){N, K, malloc((size_t)(N * K)), malloc((size_t)(N * G) * 2), malloc((size_t)(N * G)), G};
+    int64_t o[256];
+    for (int64_t k = 0; k < K; k++)
+        o[k] = k;
+    for (int64_t i = K - 1; act_order && i > 0; i--) {
+        int64_t j = (int64_t)(draw(k_lin[li].hf, "perm", (uint64_t)i) % (uint64_t)(i + 1)), t = o[i];
+        o[i] = o[j];
+        o[j] = t;
+    }
+    for (int64_t j = 0; j < K; j++)
+        g_idx[o[j]] = (int32_t)(j / (K / G));
     for (int64_t i = 0; i < N * K; i++)
         m->q[i] = (uint8_t)(draw(k_lin[li].hf, "q", (uint64_t)i) >> 60);
     for (int64_t i = 0; i < N * G; i++) {
@@ -140,8 +156,8 @@ static tensor *add(tensor *t, const char *base, const char *sfx, qlm_st_dtype dt
     return t + 1;
 }
 
-/* Returns the number of tensors written to out[]. */
-static int c_pack(packing p, const qlm_int4_mat *m, const char *base, tensor *out)
+/* Returns the number of tensors written to out[]; GPTQ's g_idx is `g_idx`. */
+static int c_pack(packing p, const qlm_int4_mat *m, const int32_t *g_idx, const char *base, tensor *out)
 {
     uint64_t N = (uint64_t)m->N, K = (uint64_t)m->K, G = (uint64_t)m->G;
     tensor *t = out;
@@ -157,6 +173,7 @@ static int c_pack(packing p, const qlm_int4_mat *m, const char *base, tensor *ou
         if (p == P_GPTQ_V2)
             v2.z = z;
         qlm_gptq_pack(&v2, out[0].data, out[1].data, out[2].data, out[3].data);
+        memcpy(out[3].data, g_idx, out[3].nbytes); /* the packer writes k / group */
         free(z);
     } else if (p == P_AWQ) {
         t = add(t, base, "qweight", QLM_ST_I32, K, N / 8);
@@ -187,6 +204,24 @@ static void expect_digest(const void *data, size_t n, const char *want, const ch
         fail_msg("%s %s: sha256 %s, the Python reference says %s", name, what, hex, want);
 }
 
+/* The stored act-order permutation of `weight` (checked against the Python
+ * digest), or NULL; present exactly when the reference lists one. */
+static const int32_t *act_perm(const qlm_file *f, const char *weight, const json_value *ex)
+{
+    char name[128];
+    snprintf(name, sizeof name, "%.*s.perm", (int)(strlen(weight) - 7), weight);
+    const qlm_tensor *p = qlm_file_find(f, name);
+    const char *want = json_get_str(ex, "perm_sha256");
+    if (!p != !want)
+        fail_msg("%s: %s, but the Python reference %s one", weight, p ? "permuted" : "not permuted",
+                 want ? "has" : "has no");
+    if (!p)
+        return NULL;
+    assert_int_equal(p->dtype, QLM_DT_I32);
+    expect_digest(p->data, (size_t)p->nbytes, want, "permutation", name);
+    return p->data;
+}
+
 static void test_digests(void **state)
 {
     (void)state;
@@ -207,9 +242,14 @@ static void test_digests(void **state)
             assert_int_equal(t->dtype, QLM_DT_W4A16);
             expect_digest(t->data, (size_t)t->nbytes, json_get_str(&e->value, "w4a16_sha256"), "w4a16 blocks", e->key);
             int64_t rows = (int64_t)t->dims[0], cols = (int64_t)t->dims[1];
-            float *w = malloc(sizeof(float) * (size_t)(rows * cols));
-            for (int64_t r = 0; r < rows; r++)
-                qlm_gpu_dequant_row(QLM_DT_W4A16, t->data, cols, r, w + r * cols);
+            const int32_t *perm = act_perm(f, e->key, &e->value);
+            float *w = malloc(sizeof(float) * (size_t)(rows * cols)), *row = malloc(sizeof(float) * (size_t)cols);
+            for (int64_t r = 0; r < rows; r++) { /* in the checkpoint's input order */
+                qlm_gpu_dequant_row(QLM_DT_W4A16, t->data, cols, r, row);
+                for (int64_t j = 0; j < cols; j++)
+                    w[r * cols + (perm ? perm[j] : j)] = row[j];
+            }
+            free(row);
             expect_digest(w, sizeof(float) * (size_t)(rows * cols), json_get_str(&e->value, "f32_sha256"),
                           "f32 weights", e->key);
             free(w);
@@ -231,8 +271,9 @@ static void test_c_packer_bytes(void **state)
         for (int li = 0; li < N_LINEARS; li++) {
             qlm_int4_mat m;
             tensor t[4];
-            gen(li, &k_var[v], &m);
-            int n = c_pack(k_var[v].pack, &m, k_lin[li].hf, t);
+            int32_t g_idx[256];
+            gen(li, &k_var[v], v == ACT_ORDER, &m, g_idx);
+            int n = c_pack(k_var[v].pack, &m, g_idx, k_lin[li].hf, t);
             for (int i = 0; i < n; i++) {
                 const qlm_st_tensor *s = qlm_st_find(st, t[i].name);
                 assert_non_null(s);
@@ -302,7 +343,7 @@ static bool is_plain(const char *name)
 
 /* ---- 3. the C path: other packing, same numbers, same logits ---- */
 
-static float *logits(const char *model)
+static float *logits(const char *model, qlm_path path)
 {
     static const int32_t tok[4] = {104, 101, 108, 111};
     qlm_model *m;
@@ -311,7 +352,7 @@ static float *logits(const char *model)
     qlm_ctx_params prm = {16, 1, 0};
     qlm_ctx *c;
     assert_ok(qlm_ctx_new(m, &prm, &c));
-    assert_ok(qlm_ctx_set_path(c, QLM_PATH_W4A16));
+    assert_ok(qlm_ctx_set_path(c, path));
     float *lg = malloc(sizeof(float) * (size_t)(4 * V));
     assert_ok(qlm_ctx_eval(c, tok, 4, lg, true));
     qlm_ctx_free(c);
@@ -323,13 +364,13 @@ static void test_c_path_logits(void **state)
 {
     (void)state;
     /* the other packing, and its quantization_config */
-    static const packing other[N_VARIANTS] = {P_AWQ, P_GPTQ, P_GPTQ, P_GPTQ};
-    static const char *const qc[N_VARIANTS] = {
+    static const packing other[ACT_ORDER] = {P_AWQ, P_GPTQ, P_GPTQ, P_GPTQ};
+    static const char *const qc[ACT_ORDER] = {
         "{\"quant_method\": \"awq\", \"bits\": 4, \"group_size\": 128, \"version\": \"gemm\"}",
         "{\"quant_method\": \"gptq\", \"bits\": 4, \"group_size\": -1}",
         "{\"quant_method\": \"gptq\", \"bits\": 4, \"group_size\": 128}",
         "{\"quant_method\": \"gptq\", \"bits\": 4, \"group_size\": 128, \"sym\": true}"};
-    for (int v = 0; v < N_VARIANTS; v++) {
+    for (int v = 0; v < ACT_ORDER; v++) { /* no other packing holds act-order */
         char name[64];
         snprintf(name, sizeof name, "cpath-%s", k_variants[v]);
         const char *dir = make_dir(name, qc[v]);
@@ -339,8 +380,9 @@ static void test_c_path_logits(void **state)
         int n = 0;
         for (int li = 0; li < N_LINEARS; li++) {
             qlm_int4_mat m;
-            gen(li, &k_var[v], &m);
-            n += c_pack(other[v], &m, k_lin[li].hf, t + n);
+            int32_t g_idx[256];
+            gen(li, &k_var[v], false, &m, g_idx);
+            n += c_pack(other[v], &m, g_idx, k_lin[li].hf, t + n);
             mat_free(&m);
         }
         write_st(dir, st, is_plain, t, n);
@@ -350,14 +392,121 @@ static void test_c_path_logits(void **state)
         char out[1024];
         snprintf(out, sizeof out, "%s", tu_tmp(name));
         assert_ok(convert(dir, out));
-        float *a = logits(converted(v)), *b = logits(out);
+        float *a = logits(converted(v), QLM_PATH_W4A16), *b = logits(out, QLM_PATH_W4A16);
         assert_memory_equal(a, b, sizeof(float) * 4 * 256);
         free(a);
         free(b);
     }
 }
 
-/* ---- 4. broken checkpoints and unsupported settings ---- */
+/* ---- 4. act-order runs the weights of the checkpoint ---- */
+
+static bool is_norm_or_embd(const char *name) { return is_plain(name); }
+
+static void test_act_order(void **state)
+{
+    (void)state;
+    /* the act-order checkpoint with f32 embedding: every value exact */
+    char ao[1024], plain[1024];
+    snprintf(ao, sizeof ao, "%s", tu_tmp("actorder-f32.qlm"));
+    snprintf(plain, sizeof plain, "%s", tu_tmp("plain-f32.qlm"));
+    qlm_convert_opts o = {.src = fixture("gptq-actorder"), .out = ao, .type = QLM_DT_F32, .quiet = true};
+    assert_ok(qlm_convert(&o));
+    /* the same weights in input order as an f16 checkpoint (test_digests
+     * checks these values against the Python reference) */
+    qlm_file *f;
+    assert_ok(qlm_file_open(converted(ACT_ORDER), &f));
+    tensor t[N_LINEARS];
+    int n_perm = 0;
+    for (int li = 0; li < N_LINEARS; li++) {
+        int64_t N = k_lin[li].n, K = k_lin[li].k;
+        char base[64], name[96];
+        snprintf(base, sizeof base, "blk.0.%s", li < 4 ? (const char *[]){"attn_q", "attn_k", "attn_v", "attn_output"}[li]
+                                                     : (const char *[]){"ffn_gate", "ffn_up", "ffn_down"}[li - 4]);
+        add(&t[li], k_lin[li].hf, "weight", QLM_ST_F16, (uint64_t)N, (uint64_t)K);
+        snprintf(name, sizeof name, "%s.weight", base);
+        const qlm_tensor *w = qlm_file_find(f, name);
+        snprintf(name, sizeof name, "%s.perm", base);
+        const qlm_tensor *pt = qlm_file_find(f, name);
+        assert_non_null(w);
+        n_perm += pt != NULL; /* one group (K = 128): nothing to permute */
+        const int32_t *perm = pt ? pt->data : NULL;
+        float row[256];
+        uint16_t *dst = t[li].data;
+        for (int64_t r = 0; r < N; r++) {
+            qlm_gpu_dequant_row(QLM_DT_W4A16, w->data, K, r, row);
+            for (int64_t j = 0; j < K; j++)
+                dst[r * K + (perm ? perm[j] : j)] = qlm_f32_to_f16(row[j]); /* exact: the values are f16 */
+        }
+    }
+    qlm_file_close(f);
+    assert_int_equal(n_perm, 1); /* ffn_down, the layer with two groups */
+    const char *dir = make_dir("plain", NULL);
+    qlm_st *st;
+    assert_ok(qlm_st_open_dir(fixture("gptq-actorder"), &st));
+    write_st(dir, st, is_norm_or_embd, t, N_LINEARS);
+    qlm_st_close(st);
+    free_tensors(t, N_LINEARS);
+    o.src = dir;
+    o.out = plain;
+    assert_ok(qlm_convert(&o));
+    /* f32 path: the same products, summed in another order */
+    float *a = logits(ao, QLM_PATH_F32), *b = logits(plain, QLM_PATH_F32);
+    double worst = 0;
+    for (int i = 0; i < 4 * 256; i++) {
+        double d = a[i] > b[i] ? a[i] - b[i] : b[i] - a[i];
+        worst = d > worst ? d : worst;
+    }
+    if (worst > 1e-4)
+        fail_msg("act-order vs input-order weights: logits differ by %g", worst);
+    free(a);
+    free(b);
+    /* the w4a16 path runs it */
+    a = logits(converted(ACT_ORDER), QLM_PATH_W4A16);
+    for (int i = 0; i < 4 * 256; i++)
+        assert_true(a[i] == a[i] && a[i] > -1e4f && a[i] < 1e4f);
+    free(a);
+}
+
+/* A copy of the act-order model with perm[i] of ffn_down set to v: the
+ * loader must refuse anything but a permutation (the forward pass indexes
+ * with it). */
+static void expect_bad_perm(int i, int32_t v)
+{
+    size_t len;
+    char *img = tu_read(converted(ACT_ORDER), &len);
+    qlm_file *f;
+    assert_ok(qlm_file_open(converted(ACT_ORDER), &f));
+    const qlm_tensor *t = qlm_file_find(f, "blk.0.ffn_down.perm");
+    assert_non_null(t);
+    memcpy(img + t->offset + 4 * (size_t)i, &v, 4);
+    qlm_file_close(f);
+    const char *path = tu_tmp("badperm.qlm");
+    FILE *o = fopen(path, "wb");
+    assert_non_null(o);
+    assert_int_equal(fwrite(img, 1, len, o), len);
+    fclose(o);
+    free(img);
+    qlm_model *m = NULL;
+    assert_status(qlm_model_open(path, &m), QLM_E_VALUE);
+    assert_non_null(strstr(qlm_errmsg(), "blk.0.ffn_down.perm"));
+    assert_null(m);
+}
+
+static void test_bad_perm(void **state)
+{
+    (void)state;
+    expect_bad_perm(0, 256);   /* out of range */
+    expect_bad_perm(5, -1);
+    qlm_file *f;
+    assert_ok(qlm_file_open(converted(ACT_ORDER), &f));
+    int32_t first;
+    memcpy(&first, qlm_file_find(f, "blk.0.ffn_down.perm")->data, 4);
+    qlm_file_close(f);
+    expect_bad_perm(1, first); /* a duplicate */
+}
+
+/* ---- 5. broken checkpoints and unsupported settings ---- */
 
 static const char *g_drop;          /* tensor left out */
 static bool keep_but_drop(const char *name) { return strcmp(name, g_drop) != 0; }
@@ -397,15 +546,14 @@ static void test_bad_checkpoints(void **state)
     memcpy(g, gi->data, sizeof g);
     g[5] = 7; /* one group only */
     expect_fail("gidx-range", QC_GPTQ, Q_PROJ ".g_idx", &t, 1, QLM_E_VALUE, "g_idx[5] = 7");
-    /* act-order: inputs assigned to groups out of order (a 256-input layer) */
+    /* act-order g_idx whose groups are not all K/G inputs (129 in group 1) */
     const qlm_st_tensor *dg = qlm_st_find(st, "model.layers.0.mlp.down_proj.g_idx");
     int32_t g2[256];
     memcpy(g2, dg->data, sizeof g2);
     g2[3] = 1;
-    g2[200] = 0;
     tensor t2 = {.name = "model.layers.0.mlp.down_proj.g_idx", .dtype = QLM_ST_I32, .rank = 1, .dims = {256, 0},
                  .data = g2, .nbytes = sizeof g2};
-    expect_fail("act-order", QC_GPTQ, t2.name, &t2, 1, QLM_E_UNSUPPORTED, "act-order");
+    expect_fail("act-order", QC_GPTQ, t2.name, &t2, 1, QLM_E_VALUE, "group 1 has more than 128 inputs");
     /* qweight transposed: [N, K/8] instead of [K/8, N] */
     tensor t3 = {.name = Q_PROJ ".qweight", .dtype = QLM_ST_I32, .rank = 2, .dims = {128, 16},
                  .data = (void *)qw->data, .nbytes = (size_t)qw->nbytes};
@@ -438,6 +586,8 @@ int main(void)
         cmocka_unit_test(test_digests),
         cmocka_unit_test(test_c_packer_bytes),
         cmocka_unit_test(test_c_path_logits),
+        cmocka_unit_test(test_act_order),
+        cmocka_unit_test(test_bad_perm),
         cmocka_unit_test(test_bad_checkpoints),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
