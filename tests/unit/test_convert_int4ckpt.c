@@ -349,7 +349,7 @@ static float *logits(const char *model, qlm_path path)
     qlm_model *m;
     assert_ok(qlm_model_open(model, &m));
     int64_t V = qlm_model_hparams(m)->n_vocab;
-    qlm_ctx_params prm = {16, 1, 0};
+    qlm_ctx_params prm = {.n_ctx = 16, .n_threads = 1};
     qlm_ctx *c;
     assert_ok(qlm_ctx_new(m, &prm, &c));
     assert_ok(qlm_ctx_set_path(c, path));
