@@ -9,11 +9,6 @@
 #define ATT_ROWS 16 /* query rows per attention unit (forward.c) */
 #define KEY_BLOCK 64 /* keys per attention block (forward.c) */
 
-/* Calibration tap (runtime/quant/calib.c): sees the input rows of every
- * matmul group of a layer as the forward pass computes them. */
-enum { QLM_TAP_QKV, QLM_TAP_WO, QLM_TAP_GATE_UP, QLM_TAP_DOWN, QLM_TAP_COUNT };
-typedef void (*qlm_tap_fn)(void *ud, int64_t layer, int point, const float *x, int64_t nt, int64_t cols);
-
 struct qlm_ctx {
     const qlm_model *m;
     const qlm_kernels *k;
@@ -36,10 +31,8 @@ struct qlm_ctx {
     qlm_path path;
     int64_t widest;             /* widest activation row: max(dim, ffn, heads*head_dim) */
     qlm_gpu_scratch *gs;        /* GPU-contract operands; NULL when no weight runs one */
-    qlm_dump_fn dump;           /* qlm_ctx_set_dump */
+    qlm_dump_fn dump;           /* qlm_ctx_set_dump (qlm ref; GPTQ calibration reads the matmul inputs) */
     void *dump_user;
-    qlm_tap_fn tap;             /* NULL except while calibrating */
-    void *tap_ud;
 };
 
 /* The KV cache (kv_cache.c). */

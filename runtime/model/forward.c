@@ -299,12 +299,6 @@ static void attention(const qlm_ctx *c, int64_t l, int64_t nt, int64_t pos0)
     }
 }
 
-static void tap(const qlm_ctx *c, int64_t l, int point, const float *x, int64_t nt, int64_t cols)
-{
-    if (c->tap)
-        c->tap(c->tap_ud, l, point, x, nt, cols);
-}
-
 static void layer(qlm_ctx *c, int64_t l, int64_t nt, int64_t pos0)
 {
     const qlm_hparams *hp = &c->m->hp;
@@ -318,7 +312,6 @@ static void layer(qlm_ctx *c, int64_t l, int64_t nt, int64_t pos0)
     /* attention block: q to scratch, k and v straight into an f32 cache (a
      * Q8 cache takes them from scratch once RoPE is applied) */
     rmsnorm_rows(c, c->xb, c->x, L->attn_norm, nt, D);
-    tap(c, l, QLM_TAP_QKV, c->xb, nt, D);
     prepare_input(c, c->xb, nt, D, &L->wq, &L->wk, &L->wv);
     mm_job qkv[] = {{&L->wq, c->q, qd, NULL}, {&L->wk, kc, kvd, NULL}, {&L->wv, vc, kvd, NULL}};
     matmuls(c, qkv, 3, c->xb, nt);
@@ -331,19 +324,16 @@ static void layer(qlm_ctx *c, int64_t l, int64_t nt, int64_t pos0)
     heads_norm_rope(c, kc, nt, hp->n_kv_heads, kvd, L->k_norm);
     qlm_kv_store(c, l, kc, vc, nt, pos0);
     attention(c, l, nt, pos0);
-    tap(c, l, QLM_TAP_WO, c->att, nt, qd);
     prepare_input(c, c->att, nt, qd, &L->wo, NULL, NULL);
     matmul(c, &L->wo, c->att, nt, c->xb2, D, NULL);
     add_rows(c, c->x, c->xb2, nt, D, D);
 
     /* SiLU-gated MLP */
     rmsnorm_rows(c, c->xb, c->x, L->ffn_norm, nt, D);
-    tap(c, l, QLM_TAP_GATE_UP, c->xb, nt, D);
     prepare_input(c, c->xb, nt, D, &L->gate, &L->up, NULL);
     mm_job gate_up[] = {{&L->gate, c->hb, F, NULL}, {&L->up, c->hb2, F, NULL}};
     matmuls(c, gate_up, 2, c->xb, nt);
     c->k->silu_mul(c->hb, c->hb2, nt * F);
-    tap(c, l, QLM_TAP_DOWN, c->hb, nt, F);
     prepare_input(c, c->hb, nt, F, &L->down, NULL, NULL);
     matmul(c, &L->down, c->hb, nt, c->xb2, D, NULL);
     add_rows(c, c->x, c->xb2, nt, D, D);

@@ -17,19 +17,23 @@
 #define DEFAULT_TOKENS 8192
 #define DEFAULT_CTX 512
 
-/* The weights each tap point feeds, in forward order. */
+/* The matmul inputs of a layer, in forward order, and the weights each one
+ * feeds. The forward pass's dump hook (model.h qlm_ctx_set_dump) shows each
+ * input as "blk.N.<first weight>.x". */
+enum { POINT_QKV, POINT_WO, POINT_GATE_UP, POINT_DOWN, POINT_COUNT };
+
 typedef struct {
     const char *name;
     size_t off; /* offsetof(qlm_layer, mat) */
 } point_mat;
 
-static const point_mat k_points[QLM_TAP_COUNT][3] = {
-    [QLM_TAP_QKV] = {{"attn_q", offsetof(qlm_layer, wq)},
-                     {"attn_k", offsetof(qlm_layer, wk)},
-                     {"attn_v", offsetof(qlm_layer, wv)}},
-    [QLM_TAP_WO] = {{"attn_output", offsetof(qlm_layer, wo)}},
-    [QLM_TAP_GATE_UP] = {{"ffn_gate", offsetof(qlm_layer, gate)}, {"ffn_up", offsetof(qlm_layer, up)}},
-    [QLM_TAP_DOWN] = {{"ffn_down", offsetof(qlm_layer, down)}},
+static const point_mat k_points[POINT_COUNT][3] = {
+    [POINT_QKV] = {{"attn_q", offsetof(qlm_layer, wq)},
+                   {"attn_k", offsetof(qlm_layer, wk)},
+                   {"attn_v", offsetof(qlm_layer, wv)}},
+    [POINT_WO] = {{"attn_output", offsetof(qlm_layer, wo)}},
+    [POINT_GATE_UP] = {{"ffn_gate", offsetof(qlm_layer, gate)}, {"ffn_up", offsetof(qlm_layer, up)}},
+    [POINT_DOWN] = {{"ffn_down", offsetof(qlm_layer, down)}},
 };
 
 typedef struct {
@@ -39,9 +43,8 @@ typedef struct {
     qlm_ctx *c;
     int64_t n_seq, seq_len, dim;
     float *xs;       /* [n_seq][seq_len][dim]: residual stream entering the current layer */
-    /* the Hessian being accumulated */
-    int64_t tap_layer;
-    int tap_point;
+    /* the Hessian being accumulated, of the matmul input dumped as `want` */
+    char want[64];
     double *h;
     int64_t h_cols, h_rows_seen;
     /* results */
@@ -111,12 +114,14 @@ static qlm_status load_calibration(calib *cal, const qlm_tokenizer *tok)
     return QLM_OK;
 }
 
-/* H += x^T x over the nt rows, lower triangle; each element by one thread. */
-static void on_tap(void *ud, int64_t layer, int point, const float *x, int64_t nt, int64_t cols)
+/* For the wanted matmul input (f32, cols = h_cols): H += x^T x over the nt
+ * rows, lower triangle; each element by one thread. */
+static void on_dump(void *ud, const char *name, uint32_t dtype, int64_t nt, int64_t cols, const void *data)
 {
     calib *cal = ud;
-    if (layer != cal->tap_layer || point != cal->tap_point)
+    if (strcmp(name, cal->want) != 0 || dtype != QLM_DT_F32 || cols != cal->h_cols)
         return;
+    const float *x = data;
     double *h = cal->h;
 #pragma omp parallel for schedule(dynamic, 8) if (cols >= 128)
     for (int64_t i = 0; i < cols; i++)
@@ -149,12 +154,10 @@ static qlm_status hessian(calib *cal, int64_t l, int point, int64_t cols, float 
                         (long long)cols);
     cal->h_cols = cols;
     cal->h_rows_seen = 0;
-    cal->tap_layer = l;
-    cal->tap_point = point;
-    cal->c->tap = on_tap;
-    cal->c->tap_ud = cal;
+    snprintf(cal->want, sizeof cal->want, "blk.%lld.%s.x", (long long)l, k_points[point][0].name);
+    qlm_ctx_set_dump(cal->c, on_dump, cal);
     run_layer(cal, l, false, scratch);
-    cal->c->tap = NULL;
+    qlm_ctx_set_dump(cal->c, NULL, NULL);
     double inv = 1.0 / (double)cal->h_rows_seen;
     for (int64_t i = 0; i < cols; i++)
         for (int64_t j = 0; j <= i; j++)
@@ -205,7 +208,10 @@ static qlm_status quantize_mat(calib *cal, const char *name, qlm_mat *w)
     }
     free(r);
     cal->pre[cal->n_pre++] = (qlm_prequant){nm, q, nb * sizeof *q};
-    *w = (qlm_mat){.data = q, .dtype = QLM_DT_Q4, .rows = w->rows, .cols = w->cols}; /* not packed */
+    /* not packed; the name (the dump hook names matmuls by it) and an
+     * act-order permutation (columns stay in stored order) carry over */
+    *w = (qlm_mat){.data = q, .dtype = QLM_DT_Q4, .rows = w->rows, .cols = w->cols, .name = w->name,
+                   .perm = w->perm};
     return QLM_OK;
 }
 
@@ -241,7 +247,7 @@ static qlm_status calibrate(calib *cal)
     qlm_status st = QLM_OK;
     for (int64_t l = 0; l < hp->n_layers && !st; l++) {
         cal->obj_gptq = cal->obj_rtn = 0.0;
-        for (int p = 0; p < QLM_TAP_COUNT && !st; p++)
+        for (int p = 0; p < POINT_COUNT && !st; p++)
             st = quantize_point(cal, l, p, scratch);
         if (st)
             break;
