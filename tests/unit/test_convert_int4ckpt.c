@@ -15,7 +15,8 @@
  *   - act-order (desc_act): the stored permutation and the weights in input
  *     order match the Python digests, and the model computes what the same
  *     weights unpermuted (an f16 checkpoint) compute, up to summation order;
- *   - broken checkpoints and settings qlm cannot keep exactly are named errors. */
+ *   - broken checkpoints and settings qlm cannot keep exactly are named errors
+ *     (and one-line CLI errors); qlm run --path w4a16 runs a converted one. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -580,6 +581,25 @@ static void test_bad_checkpoints(void **state)
     qlm_st_close(st);
 }
 
+/* ---- 6. the CLI: qlm convert + qlm run --path w4a16, and a one-line error ---- */
+
+static void test_cli(void **state)
+{
+    (void)state;
+    char *out;
+    const char *model = tu_tmp("cli-awq.qlm");
+    assert_int_equal(tu_qlm(&out, "convert '%s' -o '%s' --type w4a16 --quiet", fixture("awq"), model), 0);
+    free(out);
+    assert_int_equal(tu_qlm(&out, "run -m '%s' --path w4a16 -p hello -n 4 --temp 0", model), 0);
+    assert_non_null(strstr(out, "hello"));
+    free(out);
+    const char *dir = make_dir("cli-bits8", "{\"quant_method\": \"gptq\", \"bits\": 8, \"group_size\": 128}");
+    assert_int_equal(tu_qlm(&out, "convert '%s' -o '%s.qlm' --quiet", dir, dir), 1);
+    if (strncmp(out, "qlm: ", 5) != 0 || !strstr(out, "bits = 8") || strchr(out, '\n') != out + strlen(out) - 1)
+        fail_msg("want one line 'qlm: ...bits = 8...', got \"%s\"", out);
+    free(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -589,6 +609,7 @@ int main(void)
         cmocka_unit_test(test_act_order),
         cmocka_unit_test(test_bad_perm),
         cmocka_unit_test(test_bad_checkpoints),
+        cmocka_unit_test(test_cli),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
