@@ -15,7 +15,8 @@
  *     block for block (lossless); to another type it is dequantized exactly first;
  *   - a w4a16 source (an int4 checkpoint) stays w4a16 whatever --type says,
  *     so its codes, scales and zero points are kept; only a --keep rule
- *     converts it (dequantized exactly first);
+ *     converts it (dequantized exactly first); an index source (SRC_I32)
+ *     is stored i32 whatever the rules say;
  *   - Q4 targets use q4_method's scale rule (quant.h), except tensors listed
  *     in `pre` (blocks a calibrated quantizer such as GPTQ made), which are
  *     written as given.
