@@ -30,7 +30,10 @@
 set -euo pipefail
 
 die() { echo "compare_llamacpp: $*" >&2; exit 1; }
-[ $# -ge 2 ] && [ $# -le 3 ] || { sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+if [ $# -lt 2 ] || [ $# -gt 3 ]; then
+    sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'
+    exit 2
+fi
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
