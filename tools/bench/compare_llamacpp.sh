@@ -25,13 +25,14 @@
 # Environment: REPS (5), THREADS (1,2), PP (512), TG (128), QLM (build/qlm),
 # QLM2GGUF (build/qlm2gguf), QLM_SHARED (../shared), NICE (a command prefix
 # for the benchmarks, e.g. "nice -n 19" on a shared box; empty by default).
-# Model files stay in OUTDIR (reused by a later run: the weights are
-# deterministic); the synthetic bf16 Hugging Face folders are deleted.
+# Model files stay in OUTDIR and a later run reuses those newer than build/qlm
+# and build/qlm2gguf (the weights are deterministic); the synthetic bf16
+# Hugging Face folders are deleted.
 set -euo pipefail
 
 die() { echo "compare_llamacpp: $*" >&2; exit 1; }
 if [ $# -lt 2 ] || [ $# -gt 3 ]; then
-    sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
 fi
 
@@ -75,10 +76,11 @@ tokenizer_of() {
     esac
 }
 
-# OUTDIR/SHAPE-TYPE.qlm and .gguf, made once.
+# OUTDIR/SHAPE-TYPE.qlm and .gguf, made again only when older than the
+# programs that make them (a rebuilt qlm may write another layout).
 prepare() {
     local shape=$1 type=$2 qlm=$outdir/$1-$2.qlm gguf=$outdir/$1-$2.gguf hf=$outdir/hf-$1
-    if [ ! -f "$qlm" ]; then
+    if [ ! -f "$qlm" ] || [ "$QLM" -nt "$qlm" ]; then
         if [ ! -f "$hf/model.safetensors" ]; then
             local config="$QLM_SHARED/golden/synth.json#$shape"
             if [ "$shape" = llama-3.2-1b ]; then
@@ -91,7 +93,7 @@ prepare() {
         echo "== convert $shape $type" >&2
         "$QLM" convert "$hf" -o "$qlm" --type "$type" --quiet >&2
     fi
-    if [ ! -f "$gguf" ]; then
+    if [ ! -f "$gguf" ] || [ "$qlm" -nt "$gguf" ] || [ "$QLM2GGUF" -nt "$gguf" ]; then
         echo "== qlm2gguf $shape $type" >&2
         "$QLM2GGUF" "$qlm" "$gguf" >&2
     fi
