@@ -1,6 +1,4 @@
 /* qlm: one binary, git-style subcommands. */
-#include <errno.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +6,7 @@
 #include <unistd.h>
 
 #include "formats/common/mapfile.h"
+#include "formats/common/num.h"
 #include "formats/qlm/outfile.h"
 #include "include/qlm.h"
 #include "runtime/cli/cli.h"
@@ -42,18 +41,9 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
     return 2;
 }
 
-bool cli_parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *out)
-{
-    if (!s || !*s)
-        return false;
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || *end || v < lo || v > hi)
-        return false;
-    *out = v;
-    return true;
-}
+/* The CLI's names for the shared strict parsers (formats/common/num.h). */
+bool cli_parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *out) { return qlm_parse_i64(s, lo, hi, out); }
+bool cli_parse_f64(const char *s, double lo, double hi, double *out) { return qlm_parse_f64(s, lo, hi, out); }
 
 int cli_parse_kv(const char *cmd, const char *value, int *out)
 {
@@ -64,19 +54,6 @@ int cli_parse_kv(const char *cmd, const char *value, int *out)
     else
         return cli_usage_error(cmd, "--kv: '%s' is not f32 or q8", value);
     return 0;
-}
-
-bool cli_parse_f64(const char *s, double lo, double hi, double *out)
-{
-    if (!s || !*s)
-        return false;
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || *end || isnan(v) || v < lo || v > hi)
-        return false;
-    *out = v;
-    return true;
 }
 
 int cli_option_value(const char *cmd, const char *known, int argc, char **argv, int *i, const char **value)
@@ -135,11 +112,11 @@ static void prefer_short_spin(char **argv)
     execv("/proc/self/exe", argv);
 }
 
-int main(int argc, char **argv)
+/* The command line without the process-wide setup of main(), so that
+ * tests/fuzz/fuzz_cli.c can run it many times in a fuzzer's process
+ * without taking over the fuzzer's signal handlers. */
+static int dispatch(int argc, char **argv)
 {
-    prefer_short_spin(argv);
-    qlm_map_catch_sigbus();      /* a model truncated under us: one line, exit 1 */
-    qlm_outfile_catch_signals(); /* Ctrl-C during convert: no temp file left */
     if (argc < 2) {
         usage(stderr);
         return 2;
@@ -170,4 +147,12 @@ int main(int argc, char **argv)
         return 2;
     }
     return c->fn(argc - 1, argv + 1);
+}
+
+int main(int argc, char **argv)
+{
+    prefer_short_spin(argv);
+    qlm_map_catch_sigbus();      /* a model truncated under us: one line, exit 1 */
+    qlm_outfile_catch_signals(); /* Ctrl-C during convert: no temp file left */
+    return dispatch(argc, argv);
 }

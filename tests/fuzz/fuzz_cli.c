@@ -7,7 +7,8 @@
  *
  * Input: byte 0 picks the command; the rest is split at NUL bytes into
  * arguments. To keep the fuzzer from touching the user's files, the process
- * works in a private scratch folder (cwd) and an input with a '/' in any
+ * works in a private scratch folder (cwd, removed at exit: fuzz_scratch.h)
+ * and an input with a '/' in any
  * argument is skipped, so every path names a file in that folder: "tok"
  * (stories260K's llama2.c tokenizer, from $QLM_SHARED), "t.jinja" and
  * "v.json" (a template and its variables). No model is present, so nothing
@@ -20,6 +21,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "tests/fuzz/fuzz_scratch.h"
+
+/* dispatch() is the command line without main()'s process-wide setup
+ * (signal handlers, re-exec): main.c's main is renamed out of the way. */
 #define main qlm_cli_main
 #include "runtime/cli/main.c"
 #undef main
@@ -57,14 +62,12 @@ static void copy_shared(const char *rel, const char *name)
         abort();
 }
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
+/* At the first input, not in LLVMFuzzerInitialize: the scratch folder's
+ * signal handlers must come after libFuzzer's (fuzz_scratch.h). */
+static void setup(void)
 {
-    (void)argc;
-    (void)argv;
-    char dir[] = "/tmp/qlm-fuzz-cli.XXXXXX";
-    if (!mkdtemp(dir))
-        abort();
-    char tok[64];
+    const char *dir = fuzz_scratch_make("cli");
+    char tok[96];
     snprintf(tok, sizeof tok, "%s/tok", dir);
     copy_shared("models/stories260K/tok512.bin", tok);
     if (chdir(dir))
@@ -72,15 +75,15 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     put("t.jinja", "{% for m in messages %}<|{{ m.role }}|>{{ m['content'] | trim }}\n{% endfor %}"
                    "{% if add_generation_prompt %}<|assistant|>{% endif %}");
     put("v.json", "{\"messages\": [{\"role\": \"user\", \"content\": \"Hi\"}], \"add_generation_prompt\": true}");
-    /* main() re-executes itself to set this unless it is already set */
-    setenv("OMP_WAIT_POLICY", "passive", 1);
     if (!freopen("/dev/null", "r", stdin) || !freopen("/dev/null", "w", stdout))
         abort();
-    return 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    static int ready;
+    if (!ready++)
+        setup();
     if (size < 1 || memchr(data, '/', size))
         return 0;
     char *text = malloc(size);
@@ -96,7 +99,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         argv[argc++] = p;
     argv[argc] = NULL;
     qlm_err_clear();
-    int rc = qlm_cli_main(argc, argv);
+    int rc = dispatch(argc, argv);
     fflush(stdout);
     if (rc < 0 || rc > 2)
         abort();

@@ -1,7 +1,8 @@
 /* libFuzzer target: the .qlm.zst container. The input is written to a file
- * in a private scratch folder and opened both ways a user can:
- * qlm_zst_decompress (`qlm decompress`) and qlm_file_open, which decompresses
- * into the cache ($XDG_CACHE_HOME, pointed into the scratch folder). Either
+ * in a private scratch folder (removed at exit: fuzz_scratch.h) and opened
+ * both ways a user can: qlm_zst_decompress (`qlm decompress`) and
+ * qlm_file_open, which decompresses into the cache ($XDG_CACHE_HOME,
+ * pointed into the scratch folder). Either
  * must fail with a message or give a .qlm that opens; a failed decompress
  * leaves no output or temp file behind (checked), and the cache is emptied
  * after each input so the folder does not grow.
@@ -20,24 +21,21 @@
 #include "formats/common/err.h"
 #include "formats/qlm/qlmfile.h"
 #include "formats/qlm/zst.h"
+#include "tests/fuzz/fuzz_scratch.h"
 
 #define MAX_CONTENT (64u << 20)
 
 static char g_dir[64], g_in[128], g_out[128];
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
+/* At the first input, after libFuzzer's signal handlers (fuzz_scratch.h). */
+static void setup(void)
 {
-    (void)argc;
-    (void)argv;
-    char dir[] = "/tmp/qlm-fuzz-zst.XXXXXX";
-    if (!mkdtemp(dir))
-        abort();
+    const char *dir = fuzz_scratch_make("zst");
     snprintf(g_dir, sizeof g_dir, "%s", dir);
     snprintf(g_in, sizeof g_in, "%s/in.qlm.zst", dir);
     snprintf(g_out, sizeof g_out, "%s/out.qlm", dir);
     if (setenv("XDG_CACHE_HOME", dir, 1))
         abort();
-    return 0;
 }
 
 /* Anything but the input (and the cache folder's own subfolder) is a leak. */
@@ -69,6 +67,9 @@ static void empty_cache(void)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    static int ready;
+    if (!ready++)
+        setup();
     unsigned long long c = ZSTD_getFrameContentSize(data, size);
     if (c != ZSTD_CONTENTSIZE_ERROR && c != ZSTD_CONTENTSIZE_UNKNOWN && c > MAX_CONTENT)
         return 0;

@@ -2,8 +2,9 @@
  * qlm_tok_load_path() picks the importer from the bytes (GGUF magic,
  * .qlm magic, '{' for tokenizer.json, otherwise a llama2.c tokenizer .bin),
  * so the input is written to a file in a private scratch folder (no side
- * files such as config.json are present) and loaded. A load must fail with
- * a message or give a tokenizer that encodes and decodes without crashing.
+ * files such as config.json are present; removed at exit: fuzz_scratch.h)
+ * and loaded. A load must fail with a message or give a tokenizer that
+ * encodes and decodes without crashing.
  * zstd-compressed input is skipped: opening it would populate the user's
  * .qlm.zst cache. Seeds: tests/fuzz/corpus/fuzz_tok_load.shared. */
 #include <stdio.h>
@@ -13,18 +14,14 @@
 
 #include "formats/common/err.h"
 #include "runtime/tokenizer/tokenizer.h"
+#include "tests/fuzz/fuzz_scratch.h"
 
 static char g_path[4096];
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
+/* At the first input, after libFuzzer's signal handlers (fuzz_scratch.h). */
+static void setup(void)
 {
-    (void)argc;
-    (void)argv;
-    char dir[] = "/tmp/qlm-fuzz-tok.XXXXXX";
-    if (!mkdtemp(dir))
-        abort();
-    snprintf(g_path, sizeof g_path, "%s/tok", dir);
-    return 0;
+    snprintf(g_path, sizeof g_path, "%s/tok", fuzz_scratch_make("tok"));
 }
 
 static void exercise(const qlm_tokenizer *t)
@@ -53,6 +50,9 @@ static void exercise(const qlm_tokenizer *t)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const uint8_t zstd_magic[4] = {0x28, 0xB5, 0x2F, 0xFD};
+    static int ready;
+    if (!ready++)
+        setup();
     if (size >= 4 && memcmp(data, zstd_magic, 4) == 0)
         return 0;
     FILE *f = fopen(g_path, "wb");
