@@ -8,6 +8,7 @@
 
 #include "runtime/chat/lineedit.h"
 #include "runtime/chat/repl.h"
+#include "runtime/chat/repl_cmd.h"
 
 static volatile sig_atomic_t g_interrupt;
 
@@ -22,6 +23,7 @@ typedef struct {
     qlm_lineedit *le;
     bool color;      /* ANSI colours on stdout */
     bool tty_out;    /* prompts and notes are for a person */
+    FILE *notes;     /* stdout on a terminal, else stderr */
     bool hide_think;
     bool in_think;   /* the reply is inside a dimmed think block */
 } repl;
@@ -34,7 +36,7 @@ typedef struct {
 static void note(const repl *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void note(const repl *r, const char *fmt, ...)
 {
-    FILE *f = r->tty_out ? stdout : stderr;
+    FILE *f = r->notes;
     va_list ap;
     va_start(ap, fmt);
     if (r->color)
@@ -100,101 +102,70 @@ static void print_stats(const repl *r)
          (long long)s.reply_tokens, s.gen_tok_s, s.ttft_s, (long long)s.prompt_tokens, (long long)s.reused_tokens);
 }
 
-static bool parse_num(const char *s, double *out)
+static void apply_set(repl *r, const repl_cmd *c)
 {
-    char *end;
-    *out = strtod(s, &end);
-    return *s && !*end && *out == *out;
-}
-
-static void cmd_set(repl *r, const char *args)
-{
-    char name[32];
-    const char *val;
-    int k = 0;
-    while (args[k] && args[k] != ' ' && k < 31)
-        k++;
-    memcpy(name, args, (size_t)k);
-    name[k] = 0;
-    val = args + k;
-    while (*val == ' ')
-        val++;
-    if (!strcmp(name, "think")) {
-        int t = !strcmp(val, "on") ? 1 : !strcmp(val, "off") ? 0 : !strcmp(val, "default") ? -1 : -2;
-        if (t == -2) {
-            note(r, "/set think on|off|default");
-            return;
-        }
-        qlm_chat_set_thinking(r->chat, t);
-        return;
-    }
-    double v;
-    if (!parse_num(val, &v)) {
-        note(r, "/set %s needs a number", name);
-        return;
-    }
     qlm_sampling_params p = qlm_chat_get_sampling(r->chat);
-    if (!strcmp(name, "temp"))
-        p.temp = v;
-    else if (!strcmp(name, "top_k"))
-        p.top_k = (int64_t)v;
-    else if (!strcmp(name, "top_p"))
-        p.top_p = v;
-    else if (!strcmp(name, "min_p"))
-        p.min_p = v;
-    else if (!strcmp(name, "repeat_penalty"))
-        p.repeat_penalty = v;
-    else if (!strcmp(name, "seed"))
-        p.seed = (uint64_t)v;
-    else if (!strcmp(name, "n_predict")) {
-        qlm_chat_set_n_predict(r->chat, v < 0 ? 0 : (int64_t)v);
+    switch (c->setting) {
+    case REPL_SET_THINK:
+        qlm_chat_set_thinking(r->chat, (int)c->whole);
         return;
-    } else {
-        note(r, "unknown setting '%s' (see /help)", name);
+    case REPL_SET_N_PREDICT:
+        qlm_chat_set_n_predict(r->chat, c->whole);
         return;
+    case REPL_SET_TEMP: p.temp = c->num; break;
+    case REPL_SET_TOP_P: p.top_p = c->num; break;
+    case REPL_SET_MIN_P: p.min_p = c->num; break;
+    case REPL_SET_REPEAT_PENALTY: p.repeat_penalty = c->num; break;
+    case REPL_SET_TOP_K: p.top_k = c->whole; break;
+    case REPL_SET_SEED: p.seed = (uint64_t)c->whole; break;
     }
+    /* The sampler checks the ranges, as it does for the command-line flags. */
     if (qlm_chat_set_sampling(r->chat, &p) != QLM_OK)
         note(r, "%s", qlm_errmsg());
 }
 
-/* A slash command; returns false for /quit. */
+/* A slash command (parsed by repl_cmd.c); returns false for /quit. */
 static bool command(repl *r, const char *line)
 {
-    const char *arg = strchr(line, ' ');
-    size_t n = arg ? (size_t)(arg - line) : strlen(line);
-    while (arg && *arg == ' ')
-        arg++;
-    if (!arg)
-        arg = "";
-#define IS(s) (n == strlen(s) && !memcmp(line, s, n))
+    repl_cmd c;
+    repl_cmd_parse(line, &c);
     qlm_status st = QLM_OK;
-    if (IS("/quit") || IS("/exit") || IS("/bye"))
+    switch (c.kind) {
+    case REPL_QUIT:
         return false;
-    if (IS("/help") || IS("/?")) {
+    case REPL_BAD:
+        note(r, "%s", c.msg);
+        break;
+    case REPL_HELP:
         print_help(r);
-    } else if (IS("/reset") || IS("/clear")) {
+        break;
+    case REPL_RESET:
         qlm_chat_reset(r->chat);
         note(r, "conversation cleared");
-    } else if (IS("/system")) {
-        st = qlm_chat_set_system(r->chat, arg);
-        if (st == QLM_OK)
-            note(r, *arg ? "system prompt set" : "system prompt removed");
-    } else if (IS("/undo")) {
-        st = qlm_chat_undo(r->chat);
-        if (st == QLM_OK)
+        break;
+    case REPL_SYSTEM:
+        if ((st = qlm_chat_set_system(r->chat, c.arg)) == QLM_OK)
+            note(r, *c.arg ? "system prompt set" : "system prompt removed");
+        break;
+    case REPL_UNDO:
+        if ((st = qlm_chat_undo(r->chat)) == QLM_OK)
             note(r, "last exchange dropped");
-    } else if (IS("/save") || IS("/load")) {
-        if (!*arg)
-            note(r, "%.*s needs a file name", (int)n, line);
-        else if (IS("/save") && (st = qlm_chat_save(r->chat, arg)) == QLM_OK)
-            note(r, "saved to %s", arg);
-        else if (IS("/load") && (st = qlm_chat_load(r->chat, arg)) == QLM_OK)
-            note(r, "loaded %s (%zu messages)", arg, qlm_chat_get_stats(r->chat).n_messages);
-    } else if (IS("/set")) {
-        cmd_set(r, arg);
-    } else if (IS("/stats")) {
+        break;
+    case REPL_SAVE:
+        if ((st = qlm_chat_save(r->chat, c.arg)) == QLM_OK)
+            note(r, "saved to %s", c.arg);
+        break;
+    case REPL_LOAD:
+        if ((st = qlm_chat_load(r->chat, c.arg)) == QLM_OK)
+            note(r, "loaded %s (%zu messages)", c.arg, qlm_chat_get_stats(r->chat).n_messages);
+        break;
+    case REPL_SET:
+        apply_set(r, &c);
+        break;
+    case REPL_STATS:
         print_stats(r);
-    } else if (IS("/context")) {
+        break;
+    case REPL_CONTEXT: {
         char *text;
         size_t len;
         if ((st = qlm_chat_render(r->chat, false, &text, &len)) == QLM_OK) {
@@ -202,13 +173,18 @@ static bool command(repl *r, const char *line)
             fputc('\n', stdout);
             free(text);
         }
-    } else {
-        note(r, "unknown command %.*s (see /help)", (int)n, line);
+        break;
     }
-#undef IS
+    }
     if (st != QLM_OK)
         note(r, "%s", qlm_errmsg());
     return true;
+}
+
+bool qlm_repl_command(qlm_chat *c, const char *line, FILE *notes)
+{
+    repl r = {.chat = c, .notes = notes};
+    return command(&r, line);
 }
 
 static void turn(repl *r, const char *text)
@@ -298,6 +274,7 @@ int qlm_repl_run(qlm_chat *c, const qlm_repl_opts *o)
 {
     repl r = {.chat = c, .hide_think = o->hide_think};
     r.tty_out = isatty(STDOUT_FILENO);
+    r.notes = r.tty_out ? stdout : stderr;
     const char *nc = getenv("NO_COLOR");
     r.color = r.tty_out && !(nc && *nc);
     if (qlm_le_new(STDIN_FILENO, STDOUT_FILENO, o->history, &r.le) != QLM_OK) {

@@ -10,6 +10,7 @@
 #define QLM_REPL_H
 
 #include <stdbool.h>
+#include <stdio.h>
 
 #include "runtime/chat/chat.h"
 
@@ -21,5 +22,10 @@ typedef struct {
 
 /* Runs until /quit, Ctrl-D, or Ctrl-C at an empty prompt. Returns the exit code. */
 int qlm_repl_run(qlm_chat *c, const qlm_repl_opts *o);
+
+/* One slash-command line (starting with '/') carried out on `c` as the REPL
+ * does, its notes to `notes` without colours; false for /quit. For the
+ * fuzzer and tests. */
+bool qlm_repl_command(qlm_chat *c, const char *line, FILE *notes);
 
 #endif

@@ -59,6 +59,7 @@ dict_of() {
   case $1 in
     fuzz_json|fuzz_tok_load|fuzz_cli) echo "$here/dict/json.dict" ;;
     fuzz_template|fuzz_template_msgs) echo "$here/dict/template.dict" ;;
+    fuzz_repl) echo "$here/dict/repl.dict" ;;
   esac
 }
 
@@ -90,6 +91,7 @@ for t in "${targets[@]}"; do
     fuzz_gguf | fuzz_llama2c) runs=3000 ;;
     fuzz_json) runs=10000 ;;
     fuzz_qlmzst) runs=3000 ;; # writes and fsyncs a file per input
+    fuzz_repl) runs=3000 ;;   # runs the model for up to 8 turns per input
     fuzz_safetensors | fuzz_cli) runs=20000 ;;
     *) runs=50000 ;;
   esac
