@@ -1,11 +1,15 @@
 /* Streaming safetensors writer: the header is written when the first data
- * arrives (all tensors are declared by then), data is appended in order. */
-#include <errno.h>
+ * arrives (all tensors are declared by then), data is appended in order.
+ * The file is a qlm_outfile, like convert's .qlm: written as "<path>.tmp",
+ * fsynced and renamed into place at the end, and the temp file removed on
+ * failure or on SIGINT/SIGTERM/SIGHUP (qlm_outfile_catch_signals), so
+ * nobody ever finds a half-written model.safetensors. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "formats/common/json.h"
+#include "formats/qlm/outfile.h"
 #include "formats/safetensors/safetensors.h"
 
 typedef struct {
@@ -17,29 +21,26 @@ typedef struct {
 } entry;
 
 struct qlm_st_writer {
-    FILE *f;
-    char *path, *tmp;
+    qlm_outfile out;
+    int open;            /* out holds a temp file */
     entry *e;
     size_t n, cap;
     int header_done;
     uint64_t total, written;
+    uint64_t pos;        /* where the next bytes go */
 };
 
 qlm_status qlm_st_writer_open(const char *path, qlm_st_writer **out)
 {
     qlm_st_writer *w = calloc(1, sizeof *w);
-    size_t len = strlen(path);
-    if (!w || !(w->path = strdup(path)) || !(w->tmp = malloc(len + 5))) {
-        qlm_st_writer_abort(w);
+    if (!w)
         return qlm_fail(QLM_E_NOMEM, "out of memory");
-    }
-    memcpy(w->tmp, path, len);
-    memcpy(w->tmp + len, ".tmp", 5);
-    if (!(w->f = fopen(w->tmp, "wb"))) {
-        qlm_status rc = qlm_fail(QLM_E_IO, "cannot create %s: %s", w->tmp, strerror(errno));
-        qlm_st_writer_abort(w);
+    qlm_status rc = qlm_outfile_open(&w->out, path, "");
+    if (rc) {
+        free(w);
         return rc;
     }
+    w->open = 1;
     *out = w;
     return QLM_OK;
 }
@@ -104,10 +105,13 @@ static qlm_status write_header(qlm_st_writer *w)
     unsigned char le[8];
     for (int i = 0; i < 8; i++)
         le[i] = (unsigned char)((uint64_t)len >> (8 * i));
-    int ok = fwrite(le, 1, 8, w->f) == 8 && fwrite(buf, 1, len, w->f) == len;
+    qlm_status rc = qlm_outfile_pwrite(&w->out, le, 8, 0);
+    if (!rc)
+        rc = qlm_outfile_pwrite(&w->out, buf, len, 8);
     free(buf);
     w->header_done = 1;
-    return ok ? QLM_OK : qlm_fail(QLM_E_IO, "cannot write %s: %s", w->tmp, strerror(errno));
+    w->pos = 8 + (uint64_t)len;
+    return rc;
 }
 
 qlm_status qlm_st_writer_data(qlm_st_writer *w, const void *data, size_t nbytes)
@@ -117,8 +121,9 @@ qlm_status qlm_st_writer_data(qlm_st_writer *w, const void *data, size_t nbytes)
         return rc;
     if (nbytes > w->total - w->written)
         return qlm_fail(QLM_E_SIZE, "safetensors writer: more data than the declared tensors hold");
-    if (fwrite(data, 1, nbytes, w->f) != nbytes)
-        return qlm_fail(QLM_E_IO, "cannot write %s: %s", w->tmp, strerror(errno));
+    if ((rc = qlm_outfile_pwrite(&w->out, data, nbytes, w->pos)))
+        return rc;
+    w->pos += nbytes;
     w->written += nbytes;
     return QLM_OK;
 }
@@ -128,8 +133,6 @@ static void free_writer(qlm_st_writer *w)
     for (size_t i = 0; i < w->n; i++)
         free(w->e[i].name);
     free(w->e);
-    free(w->path);
-    free(w->tmp);
     free(w);
 }
 
@@ -143,12 +146,8 @@ qlm_status qlm_st_writer_finish(qlm_st_writer *w)
         qlm_st_writer_abort(w);
         return rc;
     }
-    int bad = fclose(w->f) != 0;
-    w->f = NULL;
-    if (bad || rename(w->tmp, w->path) != 0) {
-        rc = qlm_fail(QLM_E_IO, "cannot finish %s: %s", w->path, strerror(errno));
-        remove(w->tmp);
-    }
+    rc = qlm_outfile_commit(&w->out, w->pos);
+    w->open = 0;
     free_writer(w);
     return rc;
 }
@@ -157,9 +156,7 @@ void qlm_st_writer_abort(qlm_st_writer *w)
 {
     if (!w)
         return;
-    if (w->f) {
-        fclose(w->f);
-        remove(w->tmp);
-    }
+    if (w->open)
+        qlm_outfile_abort(&w->out);
     free_writer(w);
 }

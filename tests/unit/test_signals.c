@@ -2,8 +2,8 @@
  *  - a model file truncated while mapped: SIGBUS inside the mapping must
  *    become "qlm: <file> changed or was truncated while in use", exit 1
  *    (the CLI's handler, and qlm_catch_sigbus() for library users);
- *  - SIGINT/SIGTERM during `qlm convert` must leave neither the output nor
- *    its temp file. */
+ *  - SIGINT/SIGTERM during `qlm convert` or `qlm synth` must leave neither
+ *    the output nor its temp file. */
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "formats/common/mapfile.h"
+#include "formats/safetensors/safetensors.h"
 #include "include/qlm.h"
 #include "tests/common/proc.h"
 #include "tests/common/testutil.h"
@@ -163,23 +164,20 @@ static void sleep_ms(long ms)
     nanosleep(&ts, NULL);
 }
 
-/* Interrupt `qlm convert` as soon as its temp file appears. Whatever the
- * timing, afterwards there is either a complete output (the convert won the
- * race) or nothing: never a temp file, never a partial output. On this
- * machine the convert takes far longer than our 1 ms poll, so it is almost
- * always interrupted; the test requires that to happen at least once. */
-static void interrupt_convert(int sig)
+/* Interrupt a writing command as soon as its temp file `out`.tmp appears.
+ * Whatever the timing, afterwards there is either a complete output (the
+ * command won the race; `whole` checks it) or nothing: never a temp file,
+ * never a partial output. On this machine both commands take far longer
+ * than our 1 ms poll, so they are almost always interrupted; the test
+ * requires that to happen at least once. */
+static void interrupt_writer(char **argv, const char *out, int sig, void (*whole)(const char *out))
 {
-    const char *out = tu_tmp("interrupted.qlm");
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp", out);
     int interrupted = 0;
     for (int attempt = 0; attempt < 10 && !interrupted; attempt++) {
         unlink(out);
         unlink(tmp);
-        char *argv[] = {(char *)tu_qlm_bin(), "convert",
-                        (char *)tu_shared("models/stories260K/stories260K-f32.gguf"), "-o", (char *)out,
-                        "--type", "q4", "--threads", "1", "--quiet", NULL};
         int o, e;
         pid_t pid = tp_spawn(argv, &o, &e);
         for (int waited = 0; !exists(tmp) && waited < 60000; waited++)
@@ -195,13 +193,28 @@ static void interrupt_convert(int sig)
         } else {
             assert_true(WIFEXITED(r.status));
             assert_int_equal(WEXITSTATUS(r.status), 0); /* finished first: a whole file */
-            qlm_lm *lm;
-            assert_int_equal(qlm_lm_open(out, &lm), QLM_OK);
-            qlm_lm_close(lm);
+            whole(out);
         }
         tp_free(&r);
     }
+    unlink(out);
     assert_true(interrupted);
+}
+
+static void whole_qlm(const char *out)
+{
+    qlm_lm *lm;
+    assert_int_equal(qlm_lm_open(out, &lm), QLM_OK);
+    qlm_lm_close(lm);
+}
+
+static void interrupt_convert(int sig)
+{
+    const char *out = tu_tmp("interrupted.qlm");
+    char *argv[] = {(char *)tu_qlm_bin(), "convert",
+                    (char *)tu_shared("models/stories260K/stories260K-f32.gguf"), "-o", (char *)out,
+                    "--type", "q4", "--threads", "1", "--quiet", NULL};
+    interrupt_writer(argv, out, sig, whole_qlm);
 }
 
 static void test_sigint_during_convert(void **state)
@@ -216,6 +229,39 @@ static void test_sigterm_during_convert(void **state)
     interrupt_convert(SIGTERM);
 }
 
+static void whole_safetensors(const char *out)
+{
+    qlm_st *st;
+    assert_int_equal(qlm_st_open(out, &st), QLM_OK);
+    qlm_st_close(st);
+}
+
+/* `qlm synth` writes a 270 MB model.safetensors for smollm2-135m: time
+ * enough to be interrupted in the middle of it. */
+static void interrupt_synth(int sig)
+{
+    char config[4200], out[4200];
+    snprintf(config, sizeof config, "%s#smollm2-135m", tu_shared("golden/synth.json"));
+    const char *dir = tu_tmp("interrupted-synth");
+    snprintf(out, sizeof out, "%s/model.safetensors", dir);
+    char *argv[] = {(char *)tu_qlm_bin(), "synth", "--config", config, "--tokenizer",
+                    (char *)tu_shared("models/tokenizers/smollm2-135m-instruct"), "-o", (char *)dir,
+                    "--threads", "1", NULL};
+    interrupt_writer(argv, out, sig, whole_safetensors);
+}
+
+static void test_sigint_during_synth(void **state)
+{
+    (void)state;
+    interrupt_synth(SIGINT);
+}
+
+static void test_sigterm_during_synth(void **state)
+{
+    (void)state;
+    interrupt_synth(SIGTERM);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -224,6 +270,8 @@ int main(void)
         cmocka_unit_test(test_foreign_sigbus_still_kills),
         cmocka_unit_test(test_sigint_during_convert),
         cmocka_unit_test(test_sigterm_during_convert),
+        cmocka_unit_test(test_sigint_during_synth),
+        cmocka_unit_test(test_sigterm_during_synth),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
