@@ -222,8 +222,12 @@ typedef struct {
 enum { QLM_KV_F32 = 0, QLM_KV_Q8 = 1 };
 
 qlm_session_params qlm_session_params_default(void);
-/* A context on `lm` (which must outlive it). p NULL: defaults. A note is
- * logged when n_ctx 0 is capped by memory. */
+/* A context on `lm` (which must outlive it). p NULL: defaults. Its memory
+ * (KV cache and scratch) is checked before anything is allocated against
+ * half the available memory ($QLM_MEM_LIMIT, e.g. "4G", else MemAvailable):
+ * n_ctx 0 is capped to fit (a note is logged); a given n_ctx that does not
+ * fit fails with QLM_E_NOMEM and a message naming both sizes; n_ctx above
+ * 2^20 is QLM_E_LIMIT; a malformed QLM_MEM_LIMIT is QLM_E_ARG. */
 qlm_status qlm_session_new(const qlm_lm *lm, const qlm_session_params *p, qlm_session **out);
 void qlm_session_free(qlm_session *s);
 int64_t qlm_session_n_ctx(const qlm_session *s); /* -1 for NULL */

@@ -111,6 +111,8 @@ static int kld_main(const ppl_opts *o)
                       (long long)env.b.n_vocab);
         goto out;
     }
+    if ((st = ppl_check_memory(o->ctx, V, 2)) != QLM_OK)
+        goto out;
     /* the quantized model's tokenizer; the base's is assumed the same (same vocab size checked) */
     if ((st = ppl_tokenize_file(o->file, env.q.lm, &ids, &n_ids)) != QLM_OK)
         goto out;

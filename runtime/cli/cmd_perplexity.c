@@ -53,6 +53,8 @@ static int ppl_main(const ppl_opts *o)
     qlm_status st = run_env_open(&env, o->model, o->ctx, (int)o->threads, o->kv);
     if (st != QLM_OK)
         return cli_error(st);
+    if ((st = ppl_check_memory(o->ctx, env.n_vocab, 1)) != QLM_OK)
+        goto out;
     double t0 = run_now();
     if ((st = ppl_tokenize_file(o->file, env.lm, &ids, &n_ids)) != QLM_OK)
         goto out;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "formats/common/json.h"
+#include "formats/common/mem.h"
 #include "formats/qref/qref.h"
 #include "runtime/cli/cli.h"
 #include "runtime/model/model.h"
@@ -106,9 +107,15 @@ static qlm_status run_ref(const ref_opts *o, qlm_model *m, const int32_t *ids, s
     qlm_ctx_params cp = {.n_ctx = (int64_t)n, .n_threads = o->threads, .n_batch = (int64_t)n};
     qlm_ctx *c = NULL;
     qlm_qref_writer *w = NULL;
+    char what[64];
+    snprintf(what, sizeof what, "the logits of %zu prompt tokens", n);
+    /* n is a prompt's length, V a validated model size: the product fits */
+    qlm_status st = qlm_mem_check(sizeof(float) * n * (uint64_t)hp->n_vocab, what);
+    if (st)
+        return st;
     float *logits = malloc(sizeof(float) * n * (size_t)hp->n_vocab);
     char *meta = meta_json(o, hp, ids, n);
-    qlm_status st = !logits || !meta ? qlm_fail(QLM_E_NOMEM, "out of memory") : QLM_OK;
+    st = !logits || !meta ? qlm_fail(QLM_E_NOMEM, "out of memory") : QLM_OK;
     if (!st && !(st = qlm_ctx_new(m, &cp, &c)) && !(st = qlm_ctx_set_path(c, o->path)) &&
         !(st = qlm_qref_writer_new(meta, &w))) {
         qlm_ctx_set_dump(c, on_dump, w);

@@ -1,10 +1,12 @@
 /* Chunked scoring shared by perplexity and kld (ppl_chunk.h). */
 #include "runtime/cli/ppl_chunk.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "formats/common/mapfile.h"
+#include "formats/common/mem.h"
 #include "runtime/cli/cli.h"
 #include "simd/ref/qmath.h"
 
@@ -20,6 +22,14 @@ qlm_status ppl_tokenize_file(const char *path, const qlm_lm *lm, int32_t **ids, 
     st = qlm_tokenize(lm, text, len, -1, 0, ids, n);
     free(text);
     return st;
+}
+
+qlm_status ppl_check_memory(int64_t ctx, int64_t n_vocab, int copies)
+{
+    char what[96];
+    snprintf(what, sizeof what, "the logits of %lld-token chunks (--ctx)", (long long)ctx);
+    /* ctx <= 2^20 and n_vocab is a validated model size: no overflow */
+    return qlm_mem_check((uint64_t)copies * (uint64_t)(ctx - ctx / 2) * (uint64_t)n_vocab * sizeof(float), what);
 }
 
 int32_t ppl_bos(const qlm_lm *lm)

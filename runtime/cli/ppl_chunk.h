@@ -23,6 +23,10 @@ int32_t ppl_bos(const qlm_lm *lm);
 /* Scored positions per chunk: ctx - 1 - ctx/2. */
 static inline int64_t ppl_scored(int64_t ctx) { return ctx - 1 - ctx / 2; }
 
+/* The logits buffers of `copies` models for chunks of ctx tokens fit the
+ * memory budget (formats/common/mem.h): checked before tokenizing. */
+qlm_status ppl_check_memory(int64_t ctx, int64_t n_vocab, int copies);
+
 /* Evaluate one chunk tok[0..ctx); lg receives (ctx - ctx/2) x n_vocab logits,
  * row j predicting tok[ctx/2 + j + 1]. bos < 0: keep tok[0]. */
 qlm_status ppl_eval_chunk(run_env *env, const int32_t *tok, int64_t ctx, int32_t bos, float *lg);

@@ -1,12 +1,12 @@
 /* A context: the KV cache of one sequence (kv_cache.c) plus scratch buffers sized for
  * one batch of tokens. Allocated once; eval never allocates. */
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "formats/common/log.h"
+#include "formats/common/mem.h"
 #include "runtime/model/ctx_int.h"
 
 /* Physical cores: one per distinct thread_siblings_list (SMT siblings share
@@ -51,44 +51,58 @@ int qlm_default_threads(void)
     return n > QLM_MAX_THREADS ? QLM_MAX_THREADS : n;
 }
 
-/* MemAvailable from /proc/meminfo in bytes, or 0 when unknown. */
-static uint64_t mem_available(void)
+/* Bytes a context allocates: the KV cache (kv_cache.c) and attention
+ * scores grow with n_ctx, the activation buffers (and a Q8 cache's scratch)
+ * with the batch, which is at most n_ctx. An upper bound: the gather buffer
+ * of act-order weights is counted whether or not the model has them. Every
+ * factor is a validated model size or a parameter capped at QLM_MAX_CTX, far
+ * from overflowing 64 bits. */
+static uint64_t ctx_bytes(const qlm_hparams *hp, qlm_kv_type kv, int64_t n_ctx, int64_t n_batch, int n_threads)
 {
-    FILE *f = fopen("/proc/meminfo", "r");
-    if (!f)
-        return 0;
-    char line[256];
-    uint64_t kb = 0;
-    while (fgets(line, sizeof line, f))
-        if (sscanf(line, "MemAvailable: %" SCNu64 " kB", &kb) == 1)
-            break;
-    fclose(f);
-    return kb * 1024;
+    uint64_t B = (uint64_t)(n_batch < n_ctx ? n_batch : n_ctx), D = (uint64_t)hp->dim, F = (uint64_t)hp->ffn;
+    uint64_t hd = (uint64_t)hp->head_dim, qd = (uint64_t)hp->n_heads * hd, kvd = (uint64_t)hp->n_kv_heads * hd;
+    uint64_t widest = D > F ? D : F;
+    widest = qd > widest ? qd : widest;
+    uint64_t floats = (uint64_t)n_threads * ATT_ROWS * (uint64_t)n_ctx +     /* scores */
+                      B * (3 * D + 2 * qd + 2 * F + hd + widest);          /* activations, xp */
+    if (kv == QLM_CACHE_Q8)
+        floats += 2 * B * kvd + (uint64_t)n_threads * KEY_BLOCK * hd; /* new rows, dequantized keys */
+    return qlm_kv_bytes(hp, kv, n_ctx) + floats * sizeof(float) + (B * widest / 32 + 1) * sizeof(((qlm_ctx *)0)->xq[0]);
 }
 
-static qlm_status choose_n_ctx(const qlm_hparams *hp, qlm_kv_type kv, int64_t want, int64_t *out)
+/* The context size: `want`, or 0 for the model's own capped to what the
+ * memory budget holds (formats/common/mem.h); checked before anything is
+ * allocated so that a huge context fails with a message, not an OOM kill. */
+static qlm_status choose_n_ctx(const qlm_hparams *hp, qlm_kv_type kv, int64_t want, int64_t n_batch, int n_threads,
+                               int64_t *out)
 {
     if (want < 0 || want > QLM_MAX_CTX)
         return qlm_fail(QLM_E_LIMIT, "context size %lld is out of range [1, %d]", (long long)want, QLM_MAX_CTX);
-    uint64_t per = qlm_kv_bytes(hp, kv, 1);
-    /* Half of what is available: the weights' page cache and other processes need the rest. */
-    uint64_t avail = mem_available() / 2;
-    int64_t fits = avail ? (int64_t)(avail / per) : INT64_MAX;
+    uint64_t budget;
+    qlm_status st = qlm_mem_budget(&budget);
+    if (st)
+        return st;
     if (want == 0) {
         want = hp->ctx_max;
-        if (want > fits) {
-            qlm_log(QLM_LOG_INFO, "context capped at %lld tokens (of the model's %lld): the KV cache "
-                                  "would need %.0f MiB, %.0f MiB is available for it; use --ctx to choose",
-                    (long long)fits, (long long)hp->ctx_max, (double)per * (double)hp->ctx_max / 1048576.0,
-                    (double)avail / 1048576.0);
-            want = fits;
+        if (ctx_bytes(hp, kv, want, n_batch, n_threads) > budget) {
+            /* the largest that fits: bytes grow with n, so bisect */
+            int64_t lo = 0, hi = want;
+            while (hi - lo > 1) {
+                int64_t mid = lo + (hi - lo) / 2;
+                *(ctx_bytes(hp, kv, mid, n_batch, n_threads) <= budget ? &lo : &hi) = mid;
+            }
+            if (lo >= 1)
+                qlm_log(QLM_LOG_INFO, "context capped at %lld tokens (of the model's %lld): it would need %.1f MiB, "
+                                      "%.1f MiB may be used for it; use --ctx to choose",
+                        (long long)lo, (long long)hp->ctx_max,
+                        (double)ctx_bytes(hp, kv, want, n_batch, n_threads) / 1048576.0, (double)budget / 1048576.0);
+            want = lo >= 1 ? lo : 1; /* 0 fits nothing: fails just below, with the sizes */
         }
-        if (want < 1)
-            return qlm_fail(QLM_E_NOMEM, "not enough memory for even one position of KV cache");
-    } else if (want > fits) {
-        return qlm_fail(QLM_E_LIMIT, "context %lld needs %.0f MiB of KV cache, only %.0f MiB is available for it",
-                        (long long)want, (double)per * (double)want / 1048576.0, (double)avail / 1048576.0);
     }
+    char what[96];
+    snprintf(what, sizeof what, "a context of %lld tokens (KV cache and scratch)", (long long)want);
+    if ((st = qlm_mem_check(ctx_bytes(hp, kv, want, n_batch, n_threads), what)))
+        return st;
     *out = want;
     return QLM_OK;
 }
@@ -183,8 +197,10 @@ qlm_status qlm_ctx_new(const qlm_model *m, const qlm_ctx_params *p, qlm_ctx **ou
     c->k = k;
     c->n_threads = p->n_threads ? p->n_threads : qlm_default_threads();
     c->kv = p->kv;
-    qlm_status st = choose_n_ctx(hp, c->kv, p->n_ctx, &c->n_ctx);
     c->n_batch = p->n_batch ? p->n_batch : 512;
+    if (c->n_batch > QLM_MAX_CTX)
+        c->n_batch = QLM_MAX_CTX;
+    qlm_status st = choose_n_ctx(hp, c->kv, p->n_ctx, c->n_batch, c->n_threads, &c->n_ctx);
     if (c->n_batch > c->n_ctx)
         c->n_batch = c->n_ctx;
     int64_t B = c->n_batch, D = hp->dim, F = hp->ffn, hd = hp->head_dim;
