@@ -1,12 +1,13 @@
 /* libFuzzer target: the `qlm chat` REPL's commands and turns, on a real
  * model (stories260K, converted once into a private scratch folder; a
- * 256-token context, which chatml on its byte-level vocabulary soon fills).
+ * 128-token context, which chatml on its byte-level vocabulary soon fills).
  *
  * Input: up to the first NUL, lines; after it, the contents of the file
  * "c.json" that /load reads. Each line starting with '/' is parsed
  * (repl_cmd_parse) and carried out exactly as the REPL does
  * (qlm_repl_command); any other non-empty line is a user turn (greedy,
- * 4 tokens unless /set says otherwise; at most 8 turns per input). /save and
+ * 4 tokens unless /set says otherwise; at most 3 turns per input: the
+ * sanitized model is slow). /save and
  * /load always name c.json in the scratch folder, whatever was typed, so
  * the fuzzer writes nowhere else.
  *
@@ -30,8 +31,8 @@
 #include "runtime/chat/repl_cmd.h"
 #include "tests/fuzz/fuzz_scratch.h"
 
-#define MAX_TURNS 8
-#define N_CTX 256
+#define MAX_TURNS 3
+#define N_CTX 128
 
 static qlm_lm *g_lm;
 static FILE *g_null;
@@ -42,13 +43,16 @@ static void setup(void)
     const char *root = getenv("QLM_SHARED");
     char src[4096];
     snprintf(src, sizeof src, "%s/models/stories260K/stories260K-f32.gguf", root && *root ? root : "../shared");
-    if (chdir(dir))
-        abort();
-    qlm_convert_opts o = {.src = src, .out = "m.qlm", .type = QLM_DT_F32, .threads = 1, .quiet = true};
-    if (qlm_convert(&o) != QLM_OK || qlm_lm_open("m.qlm", &g_lm) != QLM_OK) {
+    char model[128];
+    snprintf(model, sizeof model, "%s/m.qlm", dir);
+    /* before chdir: the default ../shared is relative */
+    qlm_convert_opts o = {.src = src, .out = model, .type = QLM_DT_F32, .threads = 1, .quiet = true};
+    if (qlm_convert(&o) != QLM_OK || qlm_lm_open(model, &g_lm) != QLM_OK) {
         fprintf(stderr, "fuzz_repl: cannot make a model from %s: %s (set QLM_SHARED)\n", src, qlm_errmsg());
         abort();
     }
+    if (chdir(dir))
+        abort();
     /* /context prints the prompt on stdout; notes go to g_null. */
     if (!(g_null = fopen("/dev/null", "w")) || !freopen("/dev/null", "w", stdout))
         abort();

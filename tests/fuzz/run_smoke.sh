@@ -10,13 +10,7 @@
 # open-ended random fuzzing is `make fuzz-long`. Every committed seed
 # (including regress-* inputs that once crashed) is executed first.
 #
-# Seeds for target fuzz_NAME (any number of these may exist):
-#   tests/fuzz/corpus/fuzz_NAME/      committed seed files (small, generated)
-#   tests/fuzz/corpus/fuzz_NAME.shared  one path per line, relative to
-#                                     $QLM_SHARED (e.g. small real GGUFs);
-#                                     a listed file that is missing fails the run
-#   tests/fuzz/dict/*.dict          libFuzzer dictionary (-dict) for the text
-#                                     formats, chosen by dict_of below
+# Seeds and dictionaries: tests/fuzz/seeds.sh.
 # libFuzzer writes new inputs only into a scratch corpus under /tmp (or
 # $FUZZ_WORK/NAME when set, which `make fuzz-long` keeps in BUILD_DIR so long
 # runs build on each other), never into the repository. Crash inputs are kept
@@ -34,7 +28,7 @@ secs=$2
 here=$(cd "$(dirname "$0")" && pwd)
 shared=${QLM_SHARED:-$here/../../../shared}
 artifacts=${FUZZ_ARTIFACTS:-$build/fuzz-artifacts}
-max_seed_bytes=$((4 << 20))
+. "$here/seeds.sh"
 mkdir -p "$artifacts"
 artifacts=$(cd "$artifacts" && pwd)
 
@@ -55,14 +49,6 @@ if [ ${#targets[@]} -eq 0 ]; then
   exit 1
 fi
 
-dict_of() {
-  case $1 in
-    fuzz_json|fuzz_tok_load|fuzz_cli) echo "$here/dict/json.dict" ;;
-    fuzz_template|fuzz_template_msgs) echo "$here/dict/template.dict" ;;
-    fuzz_repl) echo "$here/dict/repl.dict" ;;
-  esac
-}
-
 scratch=$(mktemp -d /tmp/qlm-fuzz.XXXXXX)
 trap 'rm -rf "$scratch"' EXIT
 failed=()
@@ -74,16 +60,7 @@ for t in "${targets[@]}"; do
   mkdir -p "$work" "$seeds"
   dirs=("$work" "$seeds")
   [ -d "$here/corpus/$name" ] && dirs+=("$here/corpus/$name")
-  if [ -f "$here/corpus/$name.shared" ]; then
-    while IFS= read -r rel; do
-      case $rel in ''|'#'*) continue ;; esac
-      src=$shared/$rel
-      [ -f "$src" ] || { echo "fuzz-smoke: $name: seed $src missing (set QLM_SHARED)" >&2; exit 1; }
-      size=$(stat -c %s "$src")
-      [ "$size" -le $max_seed_bytes ] || { echo "fuzz-smoke: $name: seed $src is $size bytes (limit $max_seed_bytes)" >&2; exit 1; }
-      cp "$src" "$seeds/$(echo "$rel" | tr / _)"
-    done < "$here/corpus/$name.shared"
-  fi
+  copy_shared_seeds "$name" "$seeds" || exit 1
   n_seeds=$(find "${dirs[@]}" -type f | wc -l)
   case $name in # executions per target: the slow ones parse megabyte seeds
     fuzz_tok_load) runs=500 ;;
@@ -91,7 +68,7 @@ for t in "${targets[@]}"; do
     fuzz_gguf | fuzz_llama2c) runs=3000 ;;
     fuzz_json) runs=10000 ;;
     fuzz_qlmzst) runs=3000 ;; # writes and fsyncs a file per input
-    fuzz_repl) runs=3000 ;;   # runs the model for up to 8 turns per input
+    fuzz_repl) runs=30 ;;     # the sanitized model: ~1 s per input with turns
     fuzz_safetensors | fuzz_cli) runs=20000 ;;
     *) runs=50000 ;;
   esac
