@@ -136,6 +136,7 @@ static inline const char *fuzz_scratch_make(const char *name)
 {
     fuzz_scratch_sweep();
     snprintf(g_scratch, sizeof g_scratch, "/tmp/qlm-fuzz-%s.%ld", name, (long)getpid());
+    fuzz_scratch_remove_path(g_scratch); /* left by a dead process that had our pid */
     if (mkdir(g_scratch, 0700)) {
         fprintf(stderr, "fuzz: cannot create %s\n", g_scratch);
         abort();
