@@ -86,7 +86,7 @@ static int parse_flags(int argc, char **argv, chat_flags *f)
         else if (!strcmp(a, "--top-k")) { INT(0, 1 << 30, f->sp.top_k); f->top_k_set = true; }
         else if (!strcmp(a, "--seed")) { INT(0, INT64_MAX, f->sp.seed); f->seed_set = true; }
         else if (!strcmp(a, "-n") || !strcmp(a, "--n-predict")) INT(0, 1 << 30, f->n_predict);
-        else if (!strcmp(a, "--ctx")) INT(1, 1 << 24, f->n_ctx);
+        else if (!strcmp(a, "--ctx")) INT(1, 1 << 20, f->n_ctx); /* QLM_MAX_CTX, as run and perplexity */
         else if (!strcmp(a, "--kv")) { NEXT(); if ((k = cli_parse_kv("chat", v, &f->kv)) != 0) return (int)k; }
         else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) INT(1, 1024, f->threads);
         else return cli_usage_error("chat", "unknown option '%s'", a);

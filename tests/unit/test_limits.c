@@ -154,6 +154,23 @@ static void test_cli_memory_errors(void **state)
     free(out);
 }
 
+/* --ctx 10^9 is a usage error (exit 2) everywhere, before any model is read. */
+static void test_cli_huge_ctx(void **state)
+{
+    (void)state;
+    static const char *const cmds[] = {"run -m '%s' -c 1000000000 -p x", "chat -m '%s' --ctx 1000000000",
+                                       "perplexity -m '%s' -f x --ctx 1000000000",
+                                       "kld -m '%s' --base x -f x --ctx 1000000000"};
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        char args[700], *out = NULL;
+        snprintf(args, sizeof args, cmds[i], g_model);
+        int rc = tu_qlm(&out, "%s </dev/null", args);
+        if (rc != 2 || !strstr(out, "1000000000") || strchr(out, '\n') != out + strlen(out) - 1)
+            fail_msg("qlm %s: exit %d: %s", args, rc, out);
+        free(out);
+    }
+}
+
 /* Prompts longer than the context, as the README documents them. */
 static void test_long_prompts(void **state)
 {
@@ -190,6 +207,7 @@ int main(void)
         cmocka_unit_test(test_mem_limit_parsing),
         cmocka_unit_test(test_session_limits),
         cmocka_unit_test(test_cli_memory_errors),
+        cmocka_unit_test(test_cli_huge_ctx),
         cmocka_unit_test(test_long_prompts),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
