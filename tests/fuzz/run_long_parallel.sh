@@ -30,11 +30,15 @@ out=$2
 secs=$3
 jobs=$4
 case $secs$jobs in *[!0-9]*) echo "$0: SECONDS and JOBS_PER_TARGET must be whole numbers" >&2; exit 2 ;; esac
-[ "$secs" -ge 1 ] && [ "$jobs" -ge 1 ] || { echo "$0: SECONDS and JOBS_PER_TARGET must be at least 1" >&2; exit 2; }
+if [ "$secs" -lt 1 ] || [ "$jobs" -lt 1 ]; then
+  echo "$0: SECONDS and JOBS_PER_TARGET must be at least 1" >&2
+  exit 2
+fi
 here=$(cd "$(dirname "$0")" && pwd)
 shared=${QLM_SHARED:-$here/../../../shared}
 [ -d "$shared" ] || { echo "$0: QLM_SHARED=$shared is not a folder" >&2; exit 2; }
-export QLM_SHARED=$(cd "$shared" && pwd)
+QLM_SHARED=$(cd "$shared" && pwd)
+export QLM_SHARED
 . "$here/seeds.sh"
 
 targets=()

@@ -1,3 +1,5 @@
+# shellcheck shell=bash
+# shellcheck disable=SC2154 # $here and $shared come from the script that sources this
 # Sourced by run_smoke.sh and run_long_parallel.sh: where a target's seeds
 # and dictionary come from. Needs $here (tests/fuzz) and $shared ($QLM_SHARED).
 #
