@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *const gc_path_names[GC_NPATHS] = {"w4a16", "fp8", "nvfp4", "mxfp4"};
+const char *const gc_path_names[GC_NPATHS] = {"w4a16", "fp8", "nvfp4", "mxfp4", "f32", "bf16"};
 
 /* splitmix64 (Steele, Lea, Flood 2014): tiny, and identical on every compiler. */
 static uint64_t next(uint64_t *s)
@@ -59,6 +59,26 @@ static void *alloc(size_t n, size_t size, int *bad)
     return p;
 }
 
+/* The F32 and BF16 paths: plain float operands, both drawn like activations
+ * (style 2 products may overflow to Inf and Inf - Inf to NaN: the GPU's NaN
+ * is part of the contract). */
+static void float_operands(gc_case *c, uint64_t *s)
+{
+    size_t mk = (size_t)c->M * c->K, nk = (size_t)c->N * c->K;
+    for (size_t j = 0; j < mk; j++) {
+        if (c->path == GC_F32)
+            c->a32[j] = f32_of(f32_bits(s, c->style, 254));
+        else
+            c->a16[j] = narrow_bits(s, c->style, 8, 7);
+    }
+    for (size_t j = 0; j < nk; j++) {
+        if (c->path == GC_F32)
+            c->w32[j] = f32_of(f32_bits(s, c->style, 254));
+        else
+            c->w16[j] = narrow_bits(s, c->style, 8, 7);
+    }
+}
+
 int gc_make(gc_path path, uint32_t i, gc_case *c)
 {
     uint64_t s = ((uint64_t)path << 32 | i) * 0x2545F4914F6CDD1Dull + 0x5EEDull;
@@ -75,6 +95,20 @@ int gc_make(gc_path path, uint32_t i, gc_case *c)
         c->K = unit;
     size_t mk = (size_t)c->M * c->K, nk = (size_t)c->N * c->K;
     int bad = 0;
+    if (path == GC_F32 || path == GC_BF16) {
+        size_t size = path == GC_F32 ? 4 : 2;
+        void *a = alloc(mk, size, &bad), *w = alloc(nk, size, &bad);
+        if (path == GC_F32)
+            c->a32 = a, c->w32 = w;
+        else
+            c->a16 = a, c->w16 = w;
+        if (bad) {
+            gc_free(c);
+            return -1;
+        }
+        float_operands(c, &s);
+        return 0;
+    }
     c->wq = alloc(nk, 1, &bad);
     if (path == GC_FP8) {
         c->a32 = alloc(mk, 4, &bad);
@@ -126,6 +160,8 @@ void gc_free(gc_case *c)
     free(c->a16);
     free(c->a32);
     free(c->wq);
+    free(c->w32);
+    free(c->w16);
     free(c->s16);
     free(c->s8);
     free(c->sw);

@@ -34,6 +34,8 @@ struct Ops {
     const uint16_t *a16;
     const float *a32;
     const uint8_t *wq;
+    const float *w32;     // F32 weights
+    const uint16_t *w16;  // BF16 weights
     const uint16_t *s16;
     const uint8_t *s8;
     const float *sw;
@@ -112,11 +114,24 @@ __host__ __device__ static float dot_fp4(const Ops &o, int m, int n)
     return o.path == GC_NVFP4 ? acc * o.ts : acc;
 }
 
+// F32 and BF16 x BF16: the plain fmaf chain (bf16 widened exactly), ascending k.
+__host__ __device__ static float dot_float(const Ops &o, int m, int n)
+{
+    float acc = 0.0f;
+    for (int k = 0; k < o.K; k++) {
+        size_t ia = (size_t)m * o.K + k, iw = (size_t)n * o.K + k;
+        acc = o.path == GC_F32 ? fmaf(o.a32[ia], o.w32[iw], acc) : fmaf(bf16(o.a16[ia]), bf16(o.w16[iw]), acc);
+    }
+    return acc;
+}
+
 __host__ __device__ static float dot(const Ops &o, int m, int n)
 {
     switch (o.path) {
     case GC_W4A16: return dot_w4a16(o, m, n);
     case GC_FP8: return dot_fp8(o, m, n);
+    case GC_F32:
+    case GC_BF16: return dot_float(o, m, n);
     default: return dot_fp4(o, m, n);
     }
 }
@@ -160,7 +175,7 @@ static void run_case(const gc_case &c, bool host, bool ext, float *out)
     if (ext && c.path == GC_FP8)
         gc_fp8_group_scales(&c, sg.data());
     bool zp = ext && c.path == GC_W4A16, gs = ext && c.path == GC_FP8;
-    Ops o = {c.path, c.M, c.N, c.K, c.a16, c.a32, c.wq, c.s16, c.s8, c.sw, c.ts,
+    Ops o = {c.path, c.M, c.N, c.K, c.a16, c.a32, c.wq, c.w32, c.w16, c.s16, c.s8, c.sw, c.ts,
              zp ? z.data() : NULL, gs ? sg.data() : NULL};
     if (host) {
         for (int i = 0; i < c.M * c.N; i++)
@@ -171,6 +186,8 @@ static void run_case(const gc_case &c, bool host, bool ext, float *out)
     d.a16 = up(c.a16, mk);
     d.a32 = up(c.a32, mk);
     d.wq = up(c.wq, nk);
+    d.w32 = up(c.w32, nk);
+    d.w16 = up(c.w16, nk);
     d.s16 = up(c.s16, ns);
     d.s8 = up(c.s8, ns);
     d.sw = up(c.sw, (size_t)c.N);
@@ -183,7 +200,7 @@ static void run_case(const gc_case &c, bool host, bool ext, float *out)
     CK(cudaMemcpy(out, dout, (size_t)c.M * c.N * sizeof(float), cudaMemcpyDeviceToHost));
     cudaFree((void *)d.a16), cudaFree((void *)d.a32), cudaFree((void *)d.wq);
     cudaFree((void *)d.s16), cudaFree((void *)d.s8), cudaFree((void *)d.sw), cudaFree(dout);
-    cudaFree((void *)d.z), cudaFree((void *)d.sg);
+    cudaFree((void *)d.z), cudaFree((void *)d.sg), cudaFree((void *)d.w32), cudaFree((void *)d.w16);
 }
 
 int main(int argc, char **argv)

@@ -3,7 +3,8 @@
  * GC_CASES seeded cases per path (tests/common/gpu_cases.c), compared bitwise.
  * The stored outputs are tests/data/gpu/gemm_<path>.f32.zst; w4a16z and
  * fp8g128 are the same cases through the contract variants (`gemm_ref --ext`:
- * W4A16 with per-group zero points, FP8 with one weight scale per 128). */
+ * W4A16 with per-group zero points, FP8 with one weight scale per 128); f32
+ * and bf16 are the plain fmaf chains of the `--path f32|bf16` linear layers. */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,7 +22,15 @@ static void emulate(const gc_case *c, float *out)
     case GC_W4A16: qlm_gpu_gemm_w4a16(c->M, c->N, c->K, c->a16, c->wq, c->s16, out); break;
     case GC_FP8: qlm_gpu_gemm_fp8(c->M, c->N, c->K, c->a32, c->wq, c->sw, out); break;
     case GC_NVFP4: qlm_gpu_gemm_nvfp4(c->M, c->N, c->K, c->a16, c->wq, c->s8, c->ts, out); break;
-    default: qlm_gpu_gemm_mxfp4(c->M, c->N, c->K, c->a16, c->wq, c->s8, out); break;
+    case GC_MXFP4: qlm_gpu_gemm_mxfp4(c->M, c->N, c->K, c->a16, c->wq, c->s8, out); break;
+    default: /* F32, BF16: the runtime's per-element dots (there is no GEMM form) */
+        for (int m = 0; m < c->M; m++)
+            for (int n = 0; n < c->N; n++) {
+                size_t ia = (size_t)m * c->K, iw = (size_t)n * c->K, i = (size_t)m * c->N + n;
+                out[i] = c->path == GC_F32 ? qlm_gpu_dot_f32(c->K, c->a32 + ia, c->w32 + iw)
+                                           : qlm_gpu_dot_bf16(c->K, c->a16 + ia, c->w16 + iw);
+            }
+        break;
     }
 }
 
@@ -108,6 +117,8 @@ static void test_nvfp4(void **state) { (void)state; check_path(GC_NVFP4, false);
 static void test_mxfp4(void **state) { (void)state; check_path(GC_MXFP4, false); }
 static void test_w4a16_zero_points(void **state) { (void)state; check_path(GC_W4A16, true); }
 static void test_fp8_g128(void **state) { (void)state; check_path(GC_FP8, true); }
+static void test_f32(void **state) { (void)state; check_path(GC_F32, false); }
+static void test_bf16(void **state) { (void)state; check_path(GC_BF16, false); }
 
 int main(void)
 {
@@ -118,6 +129,8 @@ int main(void)
         cmocka_unit_test(test_mxfp4),
         cmocka_unit_test(test_w4a16_zero_points),
         cmocka_unit_test(test_fp8_g128),
+        cmocka_unit_test(test_f32),
+        cmocka_unit_test(test_bf16),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
