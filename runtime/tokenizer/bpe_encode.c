@@ -226,8 +226,12 @@ static void cache_put(cache *c, cache_slot *sl, uint32_t hash, const char *s, si
         !grow((void **)&c->cids, &c->cids_cap, c->n_cids + n, sizeof *c->cids))
         return;
     *sl = (cache_slot){hash, (uint32_t)c->n_keys, (uint32_t)c->n_cids, (uint8_t)len, (uint8_t)n};
-    memcpy(c->keys + c->n_keys, s, len);
-    memcpy(c->cids + c->n_cids, ids, n * sizeof *ids);
+    /* A piece may encode to no ids (characters outside the vocabulary and no
+     * byte fallback): then cids can still be NULL, and NULL + 0 is undefined. */
+    if (len)
+        memcpy(c->keys + c->n_keys, s, len);
+    if (n)
+        memcpy(c->cids + c->n_cids, ids, n * sizeof *ids);
     c->n_keys += len;
     c->n_cids += n;
     c->n_entries++;
