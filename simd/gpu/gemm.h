@@ -60,7 +60,7 @@ float qlm_gpu_dot_fp8_g128(int K, const uint8_t *qa, float sa, const uint8_t *w,
 float qlm_gpu_dot_nvfp4(int K, const uint16_t *a, const uint8_t *q, const uint8_t *sb, float ts);
 float qlm_gpu_dot_mxfp4(int K, const uint16_t *a, const uint8_t *q, const uint8_t *se);
 /* SIMT f32 and bf16 x bf16: acc = fmaf(a_k, w_k, acc), ascending k, from +0.
- * Same structure as the measured paths; not measured on a GPU themselves. */
+ * Measured on an H200 like the others (gemm_ref paths f32 and bf16). */
 float qlm_gpu_dot_f32(int K, const float *a, const float *w);
 float qlm_gpu_dot_bf16(int K, const uint16_t *a, const uint16_t *w);
 
