@@ -98,6 +98,18 @@ void qlm_kv_store(const qlm_ctx *c, int64_t l, const float *k, const float *v, i
     quantize_rows(c, l, v, c->vq, c->vs, nt, pos0);
 }
 
+/* o[i] = d * q[i]. restrict and the constant trip count of a block of 32
+ * let the compiler vectorize it (int8 pointers may alias anything). */
+static void dequant(float *restrict o, const int8_t *restrict q, float d, int64_t n)
+{
+    if (n == 32)
+        for (int i = 0; i < 32; i++)
+            o[i] = d * (float)q[i];
+    else
+        for (int64_t i = 0; i < n; i++)
+            o[i] = d * (float)q[i];
+}
+
 const float *qlm_kv_rows(const qlm_ctx *c, int v, int64_t l, int64_t h, int64_t j0, int64_t n, float *scratch,
                          int64_t *ld)
 {
@@ -111,11 +123,8 @@ const float *qlm_kv_rows(const qlm_ctx *c, int v, int64_t l, int64_t h, int64_t 
     const int8_t *q = (v ? c->vq : c->kq) + r0 * kvd + h * hd;
     const float *s = (v ? c->vs : c->ks) + r0 * ns + h * (hd / bl);
     for (int64_t j = 0; j < n; j++)
-        for (int64_t b = 0; b < hd; b += bl) {
-            float d = s[j * ns + b / bl];
-            for (int64_t i = b; i < b + bl; i++)
-                scratch[j * hd + i] = d * (float)q[j * kvd + i];
-        }
+        for (int64_t b = 0; b < hd; b += bl)
+            dequant(scratch + j * hd + b, q + j * kvd + b, s[j * ns + b / bl], bl);
     *ld = hd;
     return scratch;
 }
