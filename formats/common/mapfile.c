@@ -131,6 +131,17 @@ void qlm_map_close(qlm_map *m)
     m->size = 0;
 }
 
+void qlm_map_release(const qlm_map *m, const void *p, size_t n)
+{
+    uintptr_t lo = (uintptr_t)p, hi = lo + n, page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    if (!m->data || lo < (uintptr_t)m->data || n > m->size || hi > (uintptr_t)m->data + m->size)
+        return;
+    lo = (lo + page - 1) & ~(page - 1);
+    hi &= ~(page - 1);
+    if (lo < hi) /* advice only: on failure the pages simply stay */
+        (void)madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
 qlm_status qlm_read_file(const char *path, size_t max_bytes, char **buf, size_t *len)
 {
     *buf = NULL;

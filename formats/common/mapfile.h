@@ -18,6 +18,11 @@ typedef struct {
  * QLM_MAP_MAX_TRACKED at once) so the SIGBUS handler below can name the file. */
 qlm_status qlm_map_open(const char *path, qlm_map *m);
 void qlm_map_close(qlm_map *m);
+/* Drop this process's pages of [p, p + n) (inside m; the whole pages within
+ * the range only): resident memory shrinks, and a later read faults the
+ * bytes back in from the file, unchanged. For data the process has copied
+ * and will rarely read again. */
+void qlm_map_release(const qlm_map *m, const void *p, size_t n);
 
 #define QLM_MAP_MAX_TRACKED 64
 

@@ -57,6 +57,10 @@ qlm_status qlm_file_open(const char *path, qlm_file **out);
 /* Validate an in-memory image (fuzzing, tests). `data` must outlive the file. */
 qlm_status qlm_file_open_mem(const void *data, size_t size, qlm_file **out);
 void qlm_file_close(qlm_file *f);
+/* Tensor bytes [p, p + n) will rarely be read again (a copy is in use):
+ * qlm_map_release for a file opened from a path, nothing for an in-memory
+ * image. Reads stay valid and return the same bytes. */
+void qlm_file_release(const qlm_file *f, const void *p, size_t n);
 
 uint32_t qlm_file_version(const qlm_file *f);
 uint64_t qlm_file_size(const qlm_file *f);

@@ -463,6 +463,8 @@ qlm_status qlm_file_open(const char *path, qlm_file **out)
     return QLM_OK;
 }
 
+void qlm_file_release(const qlm_file *f, const void *p, size_t n) { qlm_map_release(&f->map, p, n); }
+
 void qlm_file_close(qlm_file *f)
 {
     if (!f)

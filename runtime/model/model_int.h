@@ -15,7 +15,7 @@ typedef struct {
     const void *data;
     uint32_t dtype; /* F32, F16, BF16, Q8, Q4 or a GPU block format */
     int64_t rows, cols;
-    void *packed;   /* NULL, or the copy for qlm_model.pk->mm_packed (owned) */
+    void *packed;   /* NULL, or the copy for qlm_model.pk->mm_packed (in qlm_model.arena) */
     const char *name; /* the tensor's name (owned by the file) */
     const int32_t *perm; /* NULL, or [cols]: column j multiplies x[perm[j]] (an act-order
                           * int4 checkpoint's input permutation, "NAME.perm"; a permutation) */
@@ -36,14 +36,16 @@ struct qlm_model {
     qlm_layer *layers;
     float *inv_freq;            /* head_dim/2 RoPE inverse frequencies (float32, HF precision path) */
     const qlm_kernels *pk;      /* the set whose layout the packed copies use (NULL: none) */
+    void *arena;                /* all packed copies (pack.c), or NULL */
 };
 
 /* True for Q8/Q4: the input must be quantized with quant_act first. */
 static inline int qlm_mat_quantized(const qlm_mat *w) { return w->dtype == QLM_DT_Q8 || w->dtype == QLM_DT_Q4; }
 
 /* Give every Q8/Q4 matrix a packed copy for kernel set k if k packs and
- * memory allows (a matrix that cannot be packed keeps the file layout: same
- * results, slower); qlm_model_unpack frees them. */
+ * memory allows (else all keep the file layout: same results, slower), and
+ * drop the copied file pages from resident memory; qlm_model_unpack frees
+ * the copies. */
 void qlm_model_pack(qlm_model *m, const qlm_kernels *k);
 void qlm_model_unpack(qlm_model *m);
 

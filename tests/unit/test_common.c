@@ -1,11 +1,14 @@
-/* Base layer: JSON, UTF-8, half floats, hashes, deterministic math. */
+/* Base layer: JSON, UTF-8, half floats, hashes, deterministic math, file maps. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "formats/common/half.h"
 #include "formats/common/hash.h"
 #include "formats/common/json.h"
+#include "formats/common/mapfile.h"
 #include "formats/common/utf8.h"
 #include "simd/ref/qmath.h"
 #include "simd/ref/ref.h"
@@ -195,6 +198,57 @@ static void test_dmath(void **state)
 }
 
 /* sum16 is a fixed order: check against an explicit computation of that order. */
+/* Resident kB of the mapping that starts at p, from /proc/self/smaps. */
+static long mapping_rss_kb(const void *p)
+{
+    FILE *f = fopen("/proc/self/smaps", "r");
+    assert_non_null(f);
+    char line[512], start[32];
+    snprintf(start, sizeof start, "%lx-", (unsigned long)(uintptr_t)p);
+    long kb = -1;
+    int in = 0;
+    while (fgets(line, sizeof line, f) && kb < 0) {
+        if ((line[0] >= '0' && line[0] <= '9') || (line[0] >= 'a' && line[0] <= 'f')) /* a mapping's header */
+            in = strncmp(line, start, strlen(start)) == 0;
+        else if (strncmp(line, "Rss:", 4) == 0 && in)
+            kb = strtol(line + 4, NULL, 10);
+    }
+    fclose(f);
+    assert_true(kb >= 0);
+    return kb;
+}
+
+/* qlm_map_release drops the pages of a range from the process, and reading
+ * them again gives the file's bytes; ranges outside the map are ignored. */
+static void test_map_release(void **state)
+{
+    (void)state;
+    size_t page = (size_t)sysconf(_SC_PAGESIZE), n = 64 * page;
+    const char *path = tu_tmp("release.bin");
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    for (size_t i = 0; i < n; i++)
+        fputc((int)(i * 7 % 251), f);
+    fclose(f);
+    qlm_map m;
+    assert_ok(qlm_map_open(path, &m));
+    volatile uint8_t sink = 0;
+    for (size_t i = 0; i < n; i += page) /* fault every page in */
+        sink = (uint8_t)(sink + m.data[i]);
+    long before = mapping_rss_kb(m.data);
+    assert_true(before >= (long)(n / 1024));
+    /* unaligned ends: only the 60 whole pages inside go */
+    qlm_map_release(&m, m.data + page + 1, n - 2 * page - 2);
+    long after = mapping_rss_kb(m.data);
+    assert_true(after <= before - (long)(60 * page / 1024));
+    qlm_map_release(&m, m.data + n - 10, 20);      /* past the end: ignored */
+    qlm_map_release(&m, m.data - page, 2 * page);  /* before the start: ignored */
+    assert_int_equal(mapping_rss_kb(m.data), after);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(m.data[i], (uint8_t)(i * 7 % 251));
+    qlm_map_close(&m);
+}
+
 static void test_sum16_order(void **state)
 {
     (void)state;
@@ -218,6 +272,7 @@ int main(void)
         cmocka_unit_test(test_utf8),        cmocka_unit_test(test_half_exhaustive),
         cmocka_unit_test(test_hashes),      cmocka_unit_test(test_expf),
         cmocka_unit_test(test_dmath),       cmocka_unit_test(test_sum16_order),
+        cmocka_unit_test(test_map_release),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -27,6 +27,7 @@ enum {
     NEG_CAP = 16384,        /* int32 offsets kept on the stack: 64 KiB */
     X_CHUNK = 512 * 1024,   /* activation bytes per token chunk (stays in L2) */
     TILE_T = 12,            /* tokens per register tile (12 + 12 zmm accumulators) */
+    PF_DIST = 8192,         /* decode: prefetch this far ahead of the weight stream */
 };
 
 static size_t code_bytes(int q4) { return q4 ? 256 : 512; }
@@ -111,6 +112,16 @@ INLINE void tile(const uint8_t *grp, int64_t nb, int q4, const qlm_block_q8a *x,
         acc[t] = _mm512_setzero_ps();
     for (int64_t j = 0; j < nb; j++) {
         const uint8_t *c = grp + (size_t)j * cb;
+        /* Decode reads each weight once per token: it is bound by how many
+         * misses one core keeps in flight, and the hardware prefetcher stops
+         * at every 4 KiB page. Asking for the line 8 KiB ahead (into the next
+         * group or matrix: the copies are one arena in reading order) keeps
+         * the queue full; measured +20-25% tokens per CPU-second at 1 thread
+         * (distances 0.5-16 KiB and the L2 hint tried). Prefill tiles reuse
+         * each block over many tokens and need no help. */
+        #pragma GCC unroll 8
+        for (size_t p = 0; T <= 2 && p < cb; p += 64)
+            _mm_prefetch((const char *)c + PF_DIST + p, _MM_HINT_T0);
         #pragma GCC unroll 16
         for (int t = 0; t < T; t++) {
             a[t] = _mm512_set1_epi32(neg[t * nb + j]);
