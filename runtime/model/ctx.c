@@ -219,8 +219,11 @@ qlm_status qlm_ctx_new(const qlm_model *m, const qlm_ctx_params *p, qlm_ctx **ou
     c->hb2 = alloc_floats(B * F, &st);
     c->rc = alloc_floats(B * (hd / 2), &st);
     c->rs = alloc_floats(B * (hd / 2), &st);
+    c->xb_own = alloc_floats((int64_t)c->n_threads * OWN_ROWS * D, &st);
     c->scores = alloc_floats((int64_t)c->n_threads * ATT_ROWS * c->n_ctx, &st);
-    if (st == QLM_OK && !(c->xq = calloc((size_t)(B * widest / 32 + 1), sizeof *c->xq)))
+    if (st == QLM_OK && (!(c->xq = calloc((size_t)(B * widest / 32 + 1), sizeof *c->xq)) ||
+                         !(c->xq2 = calloc((size_t)(B * F / 32 + 1), sizeof *c->xq2)) ||
+                         !(c->xq_own = calloc((size_t)(c->n_threads * OWN_ROWS * D / 32 + 1), sizeof *c->xq_own))))
         st = qlm_fail(QLM_E_NOMEM, "out of memory for activation blocks");
     if (has_perm(m))
         c->xp = alloc_floats(B * widest, &st);
@@ -252,6 +255,9 @@ void qlm_ctx_free(qlm_ctx *c)
     free(c->scores);
     free(c->xq);
     free(c->xp);
+    free(c->xq2);
+    free(c->xb_own);
+    free(c->xq_own);
     qlm_gpu_scratch_free(c->gs);
     free(c);
 }

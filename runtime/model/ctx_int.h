@@ -8,6 +8,7 @@
 #define QLM_MAX_THREADS 256
 #define ATT_ROWS 16 /* query rows per attention unit (forward.c) */
 #define KEY_BLOCK 64 /* keys per attention block (forward.c) */
+#define OWN_ROWS 4  /* rows each thread normalizes for itself (forward.c, norm_input) */
 
 struct qlm_ctx {
     const qlm_model *m;
@@ -28,6 +29,9 @@ struct qlm_ctx {
     float *scores;              /* [n_threads][ATT_ROWS][n_ctx] attention scores */
     qlm_block_q8a *xq;          /* [B][widest/32]: quantized activations for Q8/Q4 weights */
     float *xp;                  /* [B][widest]: permuted activations of act-order weights; NULL if none */
+    qlm_block_q8a *xq2;         /* [B][ffn/32]: the same for hb (forward.c, xq_of) */
+    float *xb_own;              /* [n_threads][OWN_ROWS][dim]: each thread's normed rows */
+    qlm_block_q8a *xq_own;      /* [n_threads][OWN_ROWS][dim/32]: and their blocks */
     qlm_path path;
     int64_t widest;             /* widest activation row: max(dim, ffn, heads*head_dim) */
     qlm_gpu_scratch *gs;        /* GPU-contract operands; NULL when no weight runs one */

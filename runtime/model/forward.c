@@ -1,6 +1,17 @@
 /* The forward pass. Every numeric inner loop goes through the kernel table
  * (simd/kernels.h), so kernel sets can be swapped without touching this file.
  *
+ * Threads: one parallel region per forward chunk (per token in decode). The
+ * functions below run on every thread of that team; each phase splits its
+ * work by a fixed rule and ends with a barrier, and the small serial steps
+ * (RMSNorm + activation quantization) run on one thread inside it. What a
+ * thread can finish on its own rows it does before the barrier: RoPE of the
+ * K heads it computed, the residual add of its output rows, SiLU * up and
+ * quantization of its FFN rows, RoPE and quantization of its attention
+ * heads. That is 7 barriers per layer instead of 5 fork/joins plus the
+ * serial steps between them, which matters in decode of small models,
+ * where a layer takes tens of microseconds.
+ *
  * Determinism: each output element is computed by exactly one call with a
  * fixed operation order. Threads split matmuls by output rows and attention
  * by (token, head) pairs only, and every token row is computed the same way
@@ -17,16 +28,34 @@
  * costs more than it saves (and much more on a loaded machine). */
 #define MIN_PARALLEL_WORK 32768
 
-/* Row r0 of the i-th of T parts of [0, rows): multiples of 16 rows so SIMD
- * kernels get whole row groups; the last part takes the remainder. */
-static int64_t part(int64_t rows, int T, int i)
+/* Row r0 of the i-th of T parts of [0, rows): multiples of g rows (a
+ * multiple of 16, so SIMD kernels get whole row groups); the last part
+ * takes the remainder. */
+static int64_t part(int64_t rows, int T, int i, int64_t g)
 {
     if (i >= T)
         return rows;
-    int64_t groups = (rows + 15) / 16;
-    int64_t r = groups * i / T * 16;
+    int64_t groups = (rows + g - 1) / g;
+    int64_t r = groups * i / T * g;
     return r < rows ? r : rows;
 }
+
+typedef struct {
+    int64_t r0, r1;
+} range;
+
+/* The calling thread's rows when T threads of the team share `rows`
+ * (threads T and above get none). */
+static range my_rows(int64_t rows, int T, int64_t g)
+{
+    int i = omp_get_thread_num();
+    range r = {part(rows, T, i, g), part(rows, T, i + 1, g)};
+    if (i >= T)
+        r.r0 = r.r1 = rows;
+    return r;
+}
+
+static int64_t gcd(int64_t a, int64_t b) { return b ? gcd(b, a % b) : a; }
 
 static void mm_rows(const qlm_ctx *c, const qlm_mat *w, const float *x, const qlm_block_q8a *xq,
                     int64_t nt, int64_t r0, int64_t r1, float *y, int64_t ldy)
@@ -47,13 +76,29 @@ static void mm_rows(const qlm_ctx *c, const qlm_mat *w, const float *x, const ql
 }
 
 /* One product Y[t*ldy + r] = W row r . X row t (all rows, nt tokens);
- * `label` names it in dumps (NULL: W's tensor name). */
+ * `label` names it in dumps (NULL: W's tensor name); threads split the rows
+ * in multiples of `g` (0: 16). */
 typedef struct {
     const qlm_mat *w;
     float *y;
     int64_t ldy;
     const char *label;
+    int64_t g;
 } mm_job;
+
+static int64_t job_g(const mm_job *j) { return j->g ? j->g : 16; }
+
+/* Where the activation blocks of x go: the FFN hidden rows have their own
+ * buffer, so a thread can quantize the rows it computed while the others
+ * still read the blocks of the layer input, and so have each thread's own
+ * normed rows (norm_input). */
+static qlm_block_q8a *xq_of(const qlm_ctx *c, const float *x)
+{
+    uintptr_t own = OWN_ROWS * (uintptr_t)c->m->hp.dim * sizeof *x, p = (uintptr_t)x, b = (uintptr_t)c->xb_own;
+    if (p >= b && p < b + (uintptr_t)c->n_threads * own) /* a thread's own normed rows */
+        return c->xq_own + (p - b) / own * (OWN_ROWS * c->m->hp.dim / 32);
+    return x == c->hb ? c->xq2 : c->xq;
+}
 
 /* Rows r0..r1 of part i: the CPU kernels, or the GPU contract of path p
  * (part i owns weight-row buffer slot i). */
@@ -61,7 +106,7 @@ static void part_rows(const qlm_ctx *c, qlm_path p, const qlm_mat *w, const floa
                       int64_t r1, float *y, int64_t ldy, int i)
 {
     if (p == QLM_PATH_NATIVE)
-        mm_rows(c, w, x, c->xq, nt, r0, r1, y, ldy);
+        mm_rows(c, w, x, xq_of(c, x), nt, r0, r1, y, ldy);
     else
         qlm_gpu_mm_rows(c->gs, p, w, x, nt, r0, r1, y, ldy, i);
 }
@@ -108,12 +153,26 @@ static int shared_path(const qlm_ctx *c, const mm_job *jobs, int n)
 
 static void matmul_perm(const qlm_ctx *c, const mm_job *job, const float *x, int64_t nt);
 
-/* The jobs, all reading the same X (rows of w->cols floats; xq holds them
- * quantized for Q8/Q4 weights on the CPU kernels), in one parallel region:
- * each matrix is split over the threads by output rows as if alone, but the
- * team is woken and joined once for all of them (per-region costs dominate
- * decode of small models, more so with the sleeping waits qlm uses). Jobs
- * under a GPU contract share its activation operand, formed once. */
+/* Threads the team uses for products of `work` multiply-adds. */
+static int threads_for(int64_t work)
+{
+    return work >= MIN_PARALLEL_WORK ? omp_get_num_threads() : 1;
+}
+
+static int jobs_threads(const mm_job *jobs, int n, int64_t nt)
+{
+    int64_t work = 0;
+    for (int j = 0; j < n; j++)
+        work += jobs[j].w->rows * jobs[j].w->cols * nt;
+    return threads_for(work);
+}
+
+/* Team: the jobs, all reading the same X (rows of w->cols floats; xq holds
+ * them quantized for Q8/Q4 weights on the CPU kernels): each matrix is split
+ * over the threads by output rows as if alone (jobs_threads of them). Ends
+ * without a barrier: the caller may finish its own rows first, then calls
+ * finish(). Jobs under a GPU contract share its activation operand, formed
+ * once. */
 static void matmuls(const qlm_ctx *c, const mm_job *jobs, int n, const float *x, int64_t nt)
 {
     int n_perm = 0;
@@ -130,33 +189,34 @@ static void matmuls(const qlm_ctx *c, const mm_job *jobs, int n, const float *x,
     }
     int sp = shared_path(c, jobs, n);
     if (sp < 0) {
-        for (int j = 0; j < n; j++)
+        for (int j = 0; j < n; j++) {
             matmuls(c, &jobs[j], 1, x, nt);
+#pragma omp barrier /* the next job's operand replaces this one's */
+        }
         return;
     }
-    if (sp != QLM_PATH_NATIVE)
+    if (sp != QLM_PATH_NATIVE) {
+#pragma omp single
         qlm_gpu_prepare(c->gs, (qlm_path)sp, x, nt, jobs[0].w->cols);
-    int64_t work = 0;
-    for (int j = 0; j < n; j++)
-        work += jobs[j].w->rows * jobs[j].w->cols * nt;
-    int T = work >= MIN_PARALLEL_WORK ? c->n_threads : 1;
-#pragma omp parallel for num_threads(T) schedule(static) if (T > 1)
-    for (int i = 0; i < T; i++)
-        for (int j = 0; j < n; j++) {
-            int64_t r0 = part(jobs[j].w->rows, T, i), r1 = part(jobs[j].w->rows, T, i + 1);
-            if (r0 < r1)
-                part_rows(c, qlm_mat_path(jobs[j].w, c->path), jobs[j].w, x, nt, r0, r1, jobs[j].y,
-                          jobs[j].ldy, i);
-        }
-    for (int j = 0; c->dump && j < n; j++)
-        dump_mm(c, qlm_mat_path(jobs[j].w, c->path), &jobs[j], x, nt);
+    }
+    int T = jobs_threads(jobs, n, nt);
+    for (int j = 0; j < n; j++) {
+        range r = my_rows(jobs[j].w->rows, T, job_g(&jobs[j]));
+        if (r.r0 < r.r1)
+            part_rows(c, qlm_mat_path(jobs[j].w, c->path), jobs[j].w, x, nt, r.r0, r.r1, jobs[j].y, jobs[j].ldy,
+                      omp_get_thread_num());
+    }
 }
 
-static void matmul(const qlm_ctx *c, const qlm_mat *w, const float *x, int64_t nt, float *y, int64_t ldy,
-                   const char *label)
+/* Team: the barrier that ends a phase of matmuls, then their dumps. */
+static void finish(const qlm_ctx *c, const mm_job *jobs, int n, const float *x, int64_t nt)
 {
-    mm_job job = {w, y, ldy, label};
-    matmuls(c, &job, 1, x, nt);
+#pragma omp barrier
+    if (c->dump) {
+#pragma omp single
+        for (int j = 0; j < n; j++)
+            dump_mm(c, qlm_mat_path(jobs[j].w, c->path), &jobs[j], x, nt);
+    }
 }
 
 /* True if W runs on the CPU Q8/Q4 kernels, which read quantized activations. */
@@ -165,31 +225,36 @@ static bool needs_q8a(const qlm_ctx *c, const qlm_mat *w)
     return w && qlm_mat_quantized(w) && qlm_mat_path(w, c->path) == QLM_PATH_NATIVE;
 }
 
-/* An act-order weight (qlm_mat.perm): its column j multiplies x[perm[j]], so
- * the rows of X are gathered into c->xp (and quantized again for a CPU Q8/Q4
- * kernel) and the job runs on them like any other; dumps show the gathered X. */
-static void matmul_perm(const qlm_ctx *c, const mm_job *job, const float *x, int64_t nt)
-{
-    const qlm_mat *w = job->w;
-    int64_t K = w->cols;
-    for (int64_t t = 0; t < nt; t++)
-        for (int64_t j = 0; j < K; j++)
-            c->xp[t * K + j] = x[t * K + w->perm[j]];
-    qlm_mat plain = *w;
-    plain.perm = NULL;
-    if (needs_q8a(c, &plain))
-        c->k->quant_act(c->xp, c->xq, nt * K);
-    mm_job pj = *job;
-    pj.w = &plain;
-    matmuls(c, &pj, 1, c->xp, nt);
-}
-
 /* Quantize nt rows of `cols` activations if any of the weights reading them needs it. */
 static void prepare_input(const qlm_ctx *c, const float *x, int64_t nt, int64_t cols, const qlm_mat *a,
                           const qlm_mat *b, const qlm_mat *d)
 {
     if (needs_q8a(c, a) || needs_q8a(c, b) || needs_q8a(c, d))
-        c->k->quant_act(x, c->xq, nt * cols);
+        c->k->quant_act(x, xq_of(c, x), nt * cols);
+}
+
+/* Team: an act-order weight (qlm_mat.perm): its column j multiplies
+ * x[perm[j]], so once every thread is done with the blocks in xq the rows
+ * of X are gathered into c->xp (and quantized again for a CPU Q8/Q4 kernel)
+ * and the job runs on them like any other; dumps show the gathered X. */
+static void matmul_perm(const qlm_ctx *c, const mm_job *job, const float *x, int64_t nt)
+{
+    const qlm_mat *w = job->w;
+    int64_t K = w->cols;
+    qlm_mat plain = *w;
+    plain.perm = NULL;
+#pragma omp barrier
+#pragma omp single
+    {
+        for (int64_t t = 0; t < nt; t++)
+            for (int64_t j = 0; j < K; j++)
+                c->xp[t * K + j] = x[t * K + w->perm[j]];
+        if (needs_q8a(c, &plain))
+            c->k->quant_act(c->xp, c->xq, nt * K);
+    }
+    mm_job pj = *job;
+    pj.w = &plain;
+    matmuls(c, &pj, 1, c->xp, nt);
 }
 
 /* Embedding rows are dequantized exactly (the same values a matmul sees on
@@ -203,25 +268,50 @@ static void rmsnorm_rows(const qlm_ctx *c, float *out, const float *x, const flo
         c->k->rmsnorm(out + t * n, x + t * n, w, n, eps);
 }
 
-/* y[t] += b for every row: y + b is exact as axpy with a = 1. */
-static void add_rows(const qlm_ctx *c, float *y, const float *b, int64_t nt, int64_t n, int64_t b_stride)
+/* y[t*n + i] += b[t*b_stride + i] for i in [r.r0, r.r1) of every row: y + b
+ * is exact as axpy with a = 1, and element-wise, so any split of the columns
+ * gives the same sums. */
+static void add_cols(const qlm_ctx *c, float *y, const float *b, int64_t nt, int64_t n, int64_t b_stride, range r)
 {
-    for (int64_t t = 0; t < nt; t++)
-        c->k->axpy(y + t * n, 1.0f, b + t * b_stride, n);
+    for (int64_t t = 0; t < nt && r.r0 < r.r1; t++)
+        c->k->axpy(y + t * n + r.r0, 1.0f, b + t * b_stride + r.r0, r.r1 - r.r0);
 }
 
-/* Per-head q/k RMSNorm (qwen3), then RoPE, on nt rows of n_h heads each. */
-static void heads_norm_rope(const qlm_ctx *c, float *x, int64_t nt, int64_t n_h, int64_t ld, const float *norm)
+/* Activation blocks of columns [r.r0, r.r1) (multiples of 32, or r.r1 = n)
+ * of rows [t0, t1) of x (rows of n): the blocks quant_act makes of the
+ * whole rows. */
+static void quant_cols(const qlm_ctx *c, const float *x, int64_t t0, int64_t t1, int64_t n, range r)
+{
+    for (int64_t t = t0; t < t1 && r.r0 < r.r1; t++)
+        c->k->quant_act(x + t * n + r.r0, xq_of(c, x) + (t * n + r.r0) / 32, r.r1 - r.r0);
+}
+
+/* Per-head q/k RMSNorm (qwen3), then RoPE, on heads [h0, h1) of rows
+ * (tokens) [t0, t1) of x. */
+static void heads_norm_rope(const qlm_ctx *c, float *x, int64_t t0, int64_t t1, int64_t h0, int64_t h1,
+                            int64_t ld, const float *norm)
 {
     const qlm_hparams *hp = &c->m->hp;
     int64_t hd = hp->head_dim, half = hd / 2;
-    for (int64_t t = 0; t < nt; t++)
-        for (int64_t h = 0; h < n_h; h++) {
+    for (int64_t t = t0; t < t1; t++)
+        for (int64_t h = h0; h < h1; h++) {
             float *v = x + t * ld + h * hd;
             if (norm)
                 c->k->rmsnorm(v, v, norm, hd, (float)hp->norm_eps);
             c->k->rope(v, c->rc + t * half, c->rs + t * half, hd);
         }
+}
+
+/* K rows rk (whole heads) and V rows rv of nt tokens: biases (qwen2), then
+ * the K heads' norm (qwen3) and RoPE. */
+static void kv_finish(const qlm_ctx *c, const qlm_layer *L, float *kc, float *vc, int64_t nt, range rk, range rv)
+{
+    int64_t hd = c->m->hp.head_dim, kvd = c->m->hp.n_kv_heads * hd;
+    if (L->bk) {
+        add_cols(c, kc, L->bk, nt, kvd, 0, rk);
+        add_cols(c, vc, L->bv, nt, kvd, 0, rv);
+    }
+    heads_norm_rope(c, kc, 0, nt, rk.r0 / hd, rk.r1 / hd, kvd, L->k_norm);
 }
 
 /* Attention works in units of at most ATT_ROWS query rows (tokens x heads
@@ -231,7 +321,6 @@ static void heads_norm_rope(const qlm_ctx *c, float *x, int64_t nt, int64_t n_h,
  * contract's single dot / axpy chain in key order: the blocking changes only
  * which query is computed when. (KEY_BLOCK: ctx_int.h; a Q8 cache hands out
  * one block of rows at a time, dequantized.) */
-
 typedef struct {
     int64_t t0, t1, h0, h1; /* tokens [t0, t1) x query heads [h0, h1) */
 } att_unit;
@@ -246,15 +335,28 @@ static att_unit unit_at(const qlm_hparams *hp, int64_t nt, int64_t tb, int64_t h
     return u;
 }
 
+/* The query rows of a unit before attending: bias (qwen2), norm (qwen3), RoPE. */
+static void unit_queries(const qlm_ctx *c, const qlm_layer *L, att_unit u)
+{
+    int64_t hd = c->m->hp.head_dim, qd = c->m->hp.n_heads * hd;
+    range r = {u.h0 * hd, u.h1 * hd};
+    if (L->bq)
+        add_cols(c, c->q + u.t0 * qd, L->bq, u.t1 - u.t0, qd, 0, r);
+    heads_norm_rope(c, c->q, u.t0, u.t1, u.h0, u.h1, qd, L->q_norm);
+}
+
 /* The rows of one unit against the cache of layer l; sc: ATT_ROWS x n_ctx
- * scores; kvs: this thread's scratch for a Q8 cache's rows. */
-static void attend_unit(const qlm_ctx *c, int64_t l, int64_t pos0, att_unit u, float *sc, float *kvs)
+ * scores; kvs: this thread's scratch for a Q8 cache's rows; quant: also
+ * quantize the unit's outputs (whole blocks: head_dim % 32 == 0) for the
+ * output projection. */
+static void attend_unit(const qlm_ctx *c, int64_t l, int64_t pos0, att_unit u, float *sc, float *kvs, bool quant)
 {
     const qlm_hparams *hp = &c->m->hp;
     const qlm_kernels *k = c->k;
     int64_t hd = hp->head_dim, H = hp->n_heads, group = H / hp->n_kv_heads;
     int64_t qd = H * hd, nh = u.h1 - u.h0, kvh = u.h0 / group, end = pos0 + u.t1, ld;
     float scale = (float)(1.0 / sqrt((double)hd));
+    unit_queries(c, &c->m->layers[l], u);
     for (int64_t kb = 0; kb < end; kb += KEY_BLOCK) {
         const float *kc = qlm_kv_rows(c, 0, l, kvh, kb, end - kb < KEY_BLOCK ? end - kb : KEY_BLOCK, kvs, &ld);
         for (int64_t t = u.t0; t < u.t1; t++) {
@@ -278,70 +380,149 @@ static void attend_unit(const qlm_ctx *c, int64_t l, int64_t pos0, att_unit u, f
                              n < KEY_BLOCK ? n : KEY_BLOCK, ld, hd);
         }
     }
+    if (quant)
+        quant_cols(c, c->att, u.t0, u.t1, qd, (range){u.h0 * hd, u.h1 * hd});
 }
 
-/* Causal grouped-query attention of nt new rows (positions pos0..) against
- * the cache of layer l. One token: one head per unit (most parallelism);
- * a batch: the heads of a group over several tokens (most key reuse). */
-static void attention(const qlm_ctx *c, int64_t l, int64_t nt, int64_t pos0)
+/* Team: causal grouped-query attention of nt new rows (positions pos0..)
+ * against the cache of layer l, round robin over the units (later tokens
+ * have more keys). One token: one head per unit (most parallelism); a
+ * batch: the heads of a group over several tokens (most key reuse). */
+static void attention(const qlm_ctx *c, int64_t l, int64_t nt, int64_t pos0, bool quant)
 {
     const qlm_hparams *hp = &c->m->hp;
     int64_t group = hp->n_heads / hp->n_kv_heads;
     int64_t hb = nt == 1 ? 1 : group < ATT_ROWS ? group : ATT_ROWS, tb = nt == 1 ? 1 : ATT_ROWS / hb;
     int64_t units = (nt + tb - 1) / tb * hp->n_kv_heads * ((group + hb - 1) / hb);
-    bool par = c->n_threads > 1 && units > 1 && nt * hp->n_heads * (pos0 + nt) * hp->head_dim >= MIN_PARALLEL_WORK;
-    /* round robin: later tokens have more keys */
-#pragma omp parallel for num_threads(c->n_threads) schedule(static, 1) if (par)
-    for (int64_t i = 0; i < units; i++) {
-        int64_t tid = omp_get_thread_num();
-        attend_unit(c, l, pos0, unit_at(hp, nt, tb, hb, i), c->scores + tid * ATT_ROWS * c->n_ctx,
-                    c->kvs ? c->kvs + tid * KEY_BLOCK * hp->head_dim : NULL);
+    int T = threads_for(nt * hp->n_heads * (pos0 + nt) * hp->head_dim), i0 = omp_get_thread_num();
+    float *sc = c->scores + (int64_t)i0 * ATT_ROWS * c->n_ctx;
+    float *kvs = c->kvs ? c->kvs + (int64_t)i0 * KEY_BLOCK * hp->head_dim : NULL;
+    for (int64_t i = i0; i0 < T && i < units; i += T)
+        attend_unit(c, l, pos0, unit_at(hp, nt, tb, hb, i), sc, kvs, quant);
+#pragma omp barrier
+}
+
+/* Team: x quantized for the weights a, b, d (one thread). */
+static void team_input(const qlm_ctx *c, const float *x, int64_t nt, int64_t cols, const qlm_mat *a,
+                       const qlm_mat *b, const qlm_mat *d)
+{
+#pragma omp single
+    prepare_input(c, x, nt, cols, a, b, d);
+}
+
+/* Team: RMSNorm(x) rows and their activation blocks for the weights a, b,
+ * d; returns where the normed rows are. Up to OWN_ROWS rows (decode) every
+ * thread computes them into its own buffers, which costs less than the
+ * barrier it saves; more, one thread into the shared ones. */
+static const float *norm_input(const qlm_ctx *c, const float *x, const float *w, int64_t nt, const qlm_mat *a,
+                               const qlm_mat *b, const qlm_mat *d)
+{
+    int64_t D = c->m->hp.dim;
+    if (nt <= OWN_ROWS) {
+        float *xb = c->xb_own + (int64_t)omp_get_thread_num() * OWN_ROWS * D;
+        rmsnorm_rows(c, xb, x, w, nt, D);
+        prepare_input(c, xb, nt, D, a, b, d);
+        return xb;
+    }
+#pragma omp single
+    {
+        rmsnorm_rows(c, c->xb, x, w, nt, D);
+        prepare_input(c, c->xb, nt, D, a, b, d);
+    }
+    return c->xb;
+}
+
+/* Team: c->x += w . x, each thread adding the rows it computed (fuse), or
+ * one thread the whole product after the dumps. */
+static void residual(const qlm_ctx *c, const qlm_mat *w, const float *x, int64_t nt, bool fuse)
+{
+    int64_t D = c->m->hp.dim;
+    mm_job job = {w, c->xb2, D, NULL, 0};
+    matmuls(c, &job, 1, x, nt);
+    if (fuse)
+        add_cols(c, c->x, c->xb2, nt, D, D, my_rows(D, jobs_threads(&job, 1, nt), 16));
+    finish(c, &job, 1, x, nt);
+    if (!fuse) {
+#pragma omp single
+        add_cols(c, c->x, c->xb2, nt, D, D, (range){0, D});
     }
 }
 
-static void layer(qlm_ctx *c, int64_t l, int64_t nt, int64_t pos0)
+/* Team: one layer. Dumps (qlm ref, GPTQ calibration) see each product as
+ * it came out of the matmul, so with them set the per-row finishing steps
+ * run after the barrier on one thread instead of on the rows' own threads. */
+static void layer(const qlm_ctx *c, int64_t l, int64_t nt, int64_t pos0)
 {
     const qlm_hparams *hp = &c->m->hp;
     const qlm_layer *L = &c->m->layers[l];
     int64_t D = hp->dim, F = hp->ffn, hd = hp->head_dim;
-    int64_t qd = hp->n_heads * hd, kvd = hp->n_kv_heads * hd;
-    bool f32 = c->kv == QLM_CACHE_F32;
+    int64_t qd = hp->n_heads * hd, kvd = hp->n_kv_heads * hd, hg = 16 / gcd(16, hd) * hd;
+    bool f32 = c->kv == QLM_CACHE_F32, fuse = !c->dump;
     float *kc = f32 ? c->kc + (l * c->n_ctx + pos0) * kvd : c->kn;
     float *vc = f32 ? c->vc + (l * c->n_ctx + pos0) * kvd : c->vn;
 
     /* attention block: q to scratch, k and v straight into an f32 cache (a
-     * Q8 cache takes them from scratch once RoPE is applied) */
-    rmsnorm_rows(c, c->xb, c->x, L->attn_norm, nt, D);
-    prepare_input(c, c->xb, nt, D, &L->wq, &L->wk, &L->wv);
-    mm_job qkv[] = {{&L->wq, c->q, qd, NULL}, {&L->wk, kc, kvd, NULL}, {&L->wv, vc, kvd, NULL}};
-    matmuls(c, qkv, 3, c->xb, nt);
-    if (L->bq) {
-        add_rows(c, c->q, L->bq, nt, qd, 0);
-        add_rows(c, kc, L->bk, nt, kvd, 0);
-        add_rows(c, vc, L->bv, nt, kvd, 0);
+     * Q8 cache takes them from scratch once RoPE is applied); K split in
+     * whole heads (hg rows: whole heads and whole row groups) so each thread
+     * can rotate the heads it computed */
+    const float *xb = norm_input(c, c->x, L->attn_norm, nt, &L->wq, &L->wk, &L->wv);
+    mm_job qkv[] = {{&L->wq, c->q, qd, NULL, 0}, {&L->wk, kc, kvd, NULL, hg}, {&L->wv, vc, kvd, NULL, 0}};
+    matmuls(c, qkv, 3, xb, nt);
+    int T = jobs_threads(qkv, 3, nt);
+    if (fuse)
+        kv_finish(c, L, kc, vc, nt, my_rows(kvd, T, hg), my_rows(kvd, T, 16));
+    finish(c, qkv, 3, xb, nt);
+    if (!fuse || !f32) {
+#pragma omp single
+        {
+            if (!fuse)
+                kv_finish(c, L, kc, vc, nt, (range){0, kvd}, (range){0, kvd});
+            qlm_kv_store(c, l, kc, vc, nt, pos0);
+        }
     }
-    heads_norm_rope(c, c->q, nt, hp->n_heads, qd, L->q_norm);
-    heads_norm_rope(c, kc, nt, hp->n_kv_heads, kvd, L->k_norm);
-    qlm_kv_store(c, l, kc, vc, nt, pos0);
-    attention(c, l, nt, pos0);
-    prepare_input(c, c->att, nt, qd, &L->wo, NULL, NULL);
-    matmul(c, &L->wo, c->att, nt, c->xb2, D, NULL);
-    add_rows(c, c->x, c->xb2, nt, D, D);
+    bool quant_att = fuse && hd % 32 == 0;
+    attention(c, l, nt, pos0, quant_att && needs_q8a(c, &L->wo));
+    if (!quant_att)
+        team_input(c, c->att, nt, qd, &L->wo, NULL, NULL);
+    residual(c, &L->wo, c->att, nt, fuse);
 
-    /* SiLU-gated MLP */
-    rmsnorm_rows(c, c->xb, c->x, L->ffn_norm, nt, D);
-    prepare_input(c, c->xb, nt, D, &L->gate, &L->up, NULL);
-    mm_job gate_up[] = {{&L->gate, c->hb, F, NULL}, {&L->up, c->hb2, F, NULL}};
-    matmuls(c, gate_up, 2, c->xb, nt);
-    c->k->silu_mul(c->hb, c->hb2, nt * F);
-    prepare_input(c, c->hb, nt, F, &L->down, NULL, NULL);
-    matmul(c, &L->down, c->hb, nt, c->xb2, D, NULL);
-    add_rows(c, c->x, c->xb2, nt, D, D);
-    if (c->dump) {
-        char name[48];
-        snprintf(name, sizeof name, "blk.%lld.out", (long long)l);
-        c->dump(c->dump_user, name, QLM_DT_F32, nt, D, c->x);
+    /* SiLU-gated MLP: gate and up split alike in whole activation blocks,
+     * so each thread can gate and quantize the rows it computed */
+    xb = norm_input(c, c->x, L->ffn_norm, nt, &L->gate, &L->up, NULL);
+    mm_job gate_up[] = {{&L->gate, c->hb, F, NULL, 32}, {&L->up, c->hb2, F, NULL, 32}};
+    matmuls(c, gate_up, 2, xb, nt);
+    bool quant_ffn = fuse && F % 32 == 0;
+    if (fuse) {
+        range r = my_rows(F, jobs_threads(gate_up, 2, nt), 32);
+        for (int64_t t = 0; t < nt && r.r0 < r.r1; t++)
+            c->k->silu_mul(c->hb + t * F + r.r0, c->hb2 + t * F + r.r0, r.r1 - r.r0);
+        if (quant_ffn && needs_q8a(c, &L->down))
+            quant_cols(c, c->hb, 0, nt, F, r);
     }
+    finish(c, gate_up, 2, xb, nt);
+    if (!fuse) {
+#pragma omp single
+        c->k->silu_mul(c->hb, c->hb2, nt * F);
+    }
+    if (!quant_ffn)
+        team_input(c, c->hb, nt, F, &L->down, NULL, NULL);
+    residual(c, &L->down, c->hb, nt, fuse);
+    if (c->dump) {
+#pragma omp single
+        {
+            char name[48];
+            snprintf(name, sizeof name, "blk.%lld.out", (long long)l);
+            c->dump(c->dump_user, name, QLM_DT_F32, nt, D, c->x);
+        }
+    }
+}
+
+/* RoPE cos/sin rows of nt positions from pos0. */
+static void rope_rows(qlm_ctx *c, int64_t nt, int64_t pos0)
+{
+    int64_t half = c->m->hp.head_dim / 2;
+    for (int64_t t = 0; t < nt; t++)
+        qlm_rope_row(c->m->inv_freq, half, pos0 + t, c->rc + t * half, c->rs + t * half);
 }
 
 /* One chunk of at most n_batch tokens. logits: NULL, or n_out rows of n_vocab
@@ -349,20 +530,24 @@ static void layer(qlm_ctx *c, int64_t l, int64_t nt, int64_t pos0)
 static void forward_chunk(qlm_ctx *c, const int32_t *tok, int64_t nt, float *logits, int64_t n_out)
 {
     const qlm_model *m = c->m;
-    int64_t D = m->hp.dim, half = m->hp.head_dim / 2, pos0 = c->pos;
-    for (int64_t t = 0; t < nt; t++) {
+    int64_t D = m->hp.dim, pos0 = c->pos;
+    for (int64_t t = 0; t < nt; t++)
         embed(&m->embd, tok[t], c->x + t * D);
-        qlm_rope_row(m->inv_freq, half, pos0 + t, c->rc + t * half, c->rs + t * half);
+    rope_rows(c, nt, pos0);
+    bool out = logits && n_out > 0;
+#pragma omp parallel num_threads(c->n_threads) if (c->n_threads > 1)
+    {
+        for (int64_t l = 0; l < m->hp.n_layers; l++)
+            layer(c, l, nt, pos0);
+        if (out) {
+            const float *xb = norm_input(c, c->x + (nt - n_out) * D, m->output_norm, n_out, &m->output,
+                                         NULL, NULL);
+            mm_job job = {&m->output, logits, m->hp.n_vocab, "output", 0};
+            matmuls(c, &job, 1, xb, n_out);
+            finish(c, &job, 1, xb, n_out);
+        }
     }
-    for (int64_t l = 0; l < m->hp.n_layers; l++)
-        layer(c, l, nt, pos0);
     c->pos += nt;
-    if (!logits || n_out == 0)
-        return;
-    const float *x = c->x + (nt - n_out) * D;
-    rmsnorm_rows(c, c->xb, x, m->output_norm, n_out, D);
-    prepare_input(c, c->xb, n_out, D, &m->output, NULL, NULL);
-    matmul(c, &m->output, c->xb, n_out, logits, m->hp.n_vocab, "output");
 }
 
 void qlm_ctx_embed(const qlm_ctx *c, const int32_t *tok, int64_t nt, float *y)
@@ -373,11 +558,11 @@ void qlm_ctx_embed(const qlm_ctx *c, const int32_t *tok, int64_t nt, float *y)
 
 void qlm_ctx_run_layers(qlm_ctx *c, const float *x, int64_t nt, int64_t l0, int64_t l1, float *y)
 {
-    int64_t D = c->m->hp.dim, half = c->m->hp.head_dim / 2;
+    int64_t D = c->m->hp.dim;
     memcpy(c->x, x, (size_t)(nt * D) * sizeof *x);
-    for (int64_t t = 0; t < nt; t++)
-        qlm_rope_row(c->m->inv_freq, half, t, c->rc + t * half, c->rs + t * half);
+    rope_rows(c, nt, 0);
     c->pos = 0;
+#pragma omp parallel num_threads(c->n_threads) if (c->n_threads > 1)
     for (int64_t l = l0; l < l1; l++)
         layer(c, l, nt, 0);
     memcpy(y, c->x, (size_t)(nt * D) * sizeof *y);

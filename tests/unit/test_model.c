@@ -153,11 +153,13 @@ static void test_rope_scaling(void **state)
 static void test_determinism(void **state)
 {
     (void)state;
-    static const qlm_dtype dts[] = {QLM_DT_F32, QLM_DT_Q4};
-    for (int d = 0; d < 2; d++) {
+    static const qlm_dtype dts[] = {QLM_DT_F32, QLM_DT_Q4, QLM_DT_Q4};
+    for (int d = 0; d < 3; d++) {
         tiny_spec s = k_llama;
         s.wtype = dts[d];
         s.F = 160; /* rows not a multiple of 16 per thread */
+        if (d == 2)
+            s.hd = 32; /* whole activation blocks per head: threads quantize their own heads */
         const char *path = tu_tmp("det.qlm");
         tiny_model *tm = tiny_write(&s, path, NULL, NULL);
         int32_t tok[N_TOK];
