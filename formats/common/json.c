@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "formats/common/mapfile.h"
 #include "formats/common/utf8.h"
 
 /* Arena: values, members and strings live in large chunks freed at once. */
@@ -600,4 +601,16 @@ void json_write_value(FILE *f, const json_value *v, int indent, int depth)
     if (indent > 0 && v->n)
         fprintf(f, "\n%*s", indent * depth, "");
     fputc(obj ? '}' : ']', f);
+}
+
+qlm_status json_parse_file(const char *path, size_t max_bytes, json_doc **out)
+{
+    char *text;
+    size_t len;
+    qlm_status rc = qlm_read_file(path, max_bytes, &text, &len);
+    if (rc)
+        return rc;
+    rc = json_parse(text, len, out);
+    free(text);
+    return rc ? qlm_fail_context(rc, "%s", path) : QLM_OK;
 }

@@ -53,6 +53,9 @@ struct json_member {
 typedef struct json_doc json_doc;
 
 qlm_status json_parse(const char *text, size_t len, json_doc **out);
+/* Read the file at `path` (refused above max_bytes) and parse it; a parse
+ * error's message is prefixed with the path. */
+qlm_status json_parse_file(const char *path, size_t max_bytes, json_doc **out);
 const json_value *json_root(const json_doc *doc);
 void json_free(json_doc *doc);
 

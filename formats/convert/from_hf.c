@@ -101,18 +101,13 @@ static qlm_status write_name(const char *dir, qlm_writer *w)
  * do_sample false the reference decodes greedily: temperature 0. */
 static qlm_status write_generation(const char *dir, qlm_writer *w)
 {
-    char path[4096], *text;
-    size_t len;
+    char path[4096];
     json_doc *doc;
     qlm_status rc = qlm_path_join(path, sizeof path, dir, "generation_config.json");
     if (rc || !qlm_is_file(path))
         return rc;
-    if ((rc = qlm_read_file(path, 1u << 20, &text, &len)))
+    if ((rc = json_parse_file(path, 1u << 20, &doc)))
         return rc;
-    rc = json_parse(text, len, &doc);
-    free(text);
-    if (rc)
-        return qlm_fail_context(rc, "%s", path);
     const json_value *g = json_root(doc);
     double d;
     int64_t k;

@@ -85,18 +85,6 @@ qlm_status qlm_hfquant_parse(const json_value *qc, bool autogptq_file, qlm_hfqua
     return QLM_OK;
 }
 
-static qlm_status read_json(const char *path, json_doc **doc)
-{
-    char *text;
-    size_t len;
-    qlm_status rc = qlm_read_file(path, 1u << 20, &text, &len);
-    if (rc)
-        return rc;
-    rc = json_parse(text, len, doc);
-    free(text);
-    return qlm_fail_context(rc, "%s", path);
-}
-
 /* The quantization settings in `name` inside dir: its "quantization_config"
  * member (config.json) or the whole object (quantize_config.json). */
 static qlm_status load_from(const char *dir, const char *name, bool whole, qlm_hfquant *q, bool *found)
@@ -105,7 +93,7 @@ static qlm_status load_from(const char *dir, const char *name, bool whole, qlm_h
     json_doc *doc;
     qlm_status rc = qlm_path_join(path, sizeof path, dir, name);
     *found = false;
-    if (rc || !qlm_is_file(path) || (rc = read_json(path, &doc)))
+    if (rc || !qlm_is_file(path) || (rc = json_parse_file(path, 1u << 20, &doc)))
         return rc;
     const json_value *qc = whole ? json_root(doc) : json_get(json_root(doc), "quantization_config");
     if (qc) {

@@ -195,16 +195,10 @@ qlm_status qlm_hfconfig_parse(const json_value *cfg, qlm_hfconfig *c)
 
 qlm_status qlm_hfconfig_load(const char *path, qlm_hfconfig *c)
 {
-    char *text;
-    size_t len;
     json_doc *doc;
-    qlm_status rc = qlm_read_file(path, 16u << 20, &text, &len);
+    qlm_status rc = json_parse_file(path, 16u << 20, &doc);
     if (rc)
         return rc;
-    rc = json_parse(text, len, &doc);
-    free(text);
-    if (rc)
-        return qlm_fail_context(rc, "%s", path);
     rc = qlm_hfconfig_parse(json_root(doc), c);
     json_free(doc);
     return rc ? qlm_fail_context(rc, "%s", path) : QLM_OK;

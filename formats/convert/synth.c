@@ -15,18 +15,6 @@
 
 #define CHUNK (1u << 22) /* elements generated and written at a time */
 
-static qlm_status read_json(const char *path, json_doc **doc)
-{
-    char *text;
-    size_t len;
-    qlm_status rc = qlm_read_file(path, 64u << 20, &text, &len);
-    if (rc)
-        return rc;
-    rc = json_parse(text, len, doc);
-    free(text);
-    return rc ? qlm_fail_context(rc, "%s", path) : QLM_OK;
-}
-
 /* "synth.json#NAME" -> that model's "config" object (and its seed). */
 static qlm_status find_model(const json_value *root, const char *name, const json_value **config, int64_t *seed)
 {
@@ -55,7 +43,7 @@ static qlm_status load_config(const qlm_synth_opts *o, json_doc **doc, const jso
         return qlm_fail(QLM_E_ARG, "path too long: %s", o->config);
     memcpy(path, o->config, plen);
     path[plen] = 0;
-    qlm_status rc = read_json(path, doc);
+    qlm_status rc = json_parse_file(path, 64u << 20, doc);
     if (rc)
         return rc;
     int64_t model_seed = -1;

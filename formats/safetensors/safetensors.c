@@ -372,16 +372,10 @@ static qlm_status check_weight_map(const qlm_st *st, const json_value *wm, const
 
 static qlm_status open_index(qlm_st *st, const char *dir, const char *index)
 {
-    char *text;
-    size_t len;
     json_doc *doc;
-    qlm_status rc = qlm_read_file(index, 64u << 20, &text, &len);
+    qlm_status rc = json_parse_file(index, 64u << 20, &doc);
     if (rc)
         return rc;
-    rc = json_parse(text, len, &doc);
-    free(text);
-    if (rc)
-        return qlm_fail_context(rc, "%s", index);
     const json_value *wm = json_get(json_root(doc), "weight_map");
     const char **shards = NULL;
     if (!wm || wm->type != JSON_OBJECT)
