@@ -334,16 +334,7 @@ static qlm_status side_json(hf_ctx *c, const char *name, json_doc **doc)
 {
     char p[4200];
     snprintf(p, sizeof p, "%s/%s", c->dir, name);
-    if (!qlm_is_file(p))
-        return QLM_OK;
-    char *buf;
-    size_t len;
-    qlm_status st = qlm_read_file(p, HF_MAX_SIDE, &buf, &len);
-    if (st)
-        return st;
-    st = json_parse(buf, len, doc);
-    free(buf);
-    return st ? qlm_fail_context(st, "%s", p) : QLM_OK;
+    return qlm_is_file(p) ? json_parse_file(p, HF_MAX_SIDE, doc) : QLM_OK;
 }
 
 /* Lowest id whose text is s, or -1 (a handful of lookups: a scan is enough). */
@@ -478,14 +469,7 @@ static qlm_status hf_open(hf_ctx *c, const char *path)
         else
             snprintf(c->dir, sizeof c->dir, ".");
     }
-    char *buf;
-    size_t len;
-    qlm_status st = qlm_read_file(c->path, HF_MAX_JSON, &buf, &len);
-    if (st)
-        return st;
-    st = json_parse(buf, len, &c->doc);
-    free(buf);
-    return st ? qlm_fail_context(st, "%s", c->path) : QLM_OK;
+    return json_parse_file(c->path, HF_MAX_JSON, &c->doc);
 }
 
 qlm_status tok_load_hf(const char *path, qlm_tokenizer **out)
